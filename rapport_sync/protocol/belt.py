@@ -173,6 +173,8 @@ def _body(frame: Frame) -> tuple[FrameType, bytes]:
         if not (1 <= ns <= MAX_SAMPLES_PER_FRAME and 1 <= nc <= MAX_CHANNELS):
             raise ValueError(f"a samples frame holds 1..{MAX_SAMPLES_PER_FRAME} samples "
                              f"of 1..{MAX_CHANNELS} channels, got {ns}x{nc}")
+        if frame.sample_rate_mhz <= 0:
+            raise ValueError("a samples frame needs a positive sample rate")
         if any(len(row) != nc for row in frame.samples):
             raise ValueError("every sample row must have the same number of channels")
         flat = [v for row in frame.samples for v in row]
@@ -211,6 +213,8 @@ def _parse_body(kind: int, seq: int, body: bytes) -> Frame:
         t_us, rate, nc, ns = _SAMPLES.unpack_from(body)
         if not (1 <= nc <= MAX_CHANNELS and 1 <= ns <= MAX_SAMPLES_PER_FRAME):
             raise DecodeError(f"samples frame claims {ns} samples x {nc} channels")
+        if rate == 0:  # sample times are device_time_us + i * 1e9 / rate
+            raise DecodeError("samples frame has a sample rate of 0")
         if len(body) != _SAMPLES.size + 2 * nc * ns:
             raise DecodeError("samples frame length does not match its sample count")
         flat = struct.unpack_from(f"<{nc * ns}h", body, _SAMPLES.size)
@@ -221,7 +225,7 @@ def _parse_body(kind: int, seq: int, body: bytes) -> Frame:
             raise DecodeError("device-info frame shorter than its header")
         major, minor, patch, nc, bits, rate, n_name = _INFO.unpack_from(body)
         name = body[_INFO.size :]
-        if len(name) != n_name:
+        if n_name > 32 or len(name) != n_name:
             raise DecodeError("device-info frame length does not match its name length")
         try:
             board = name.decode("ascii")
