@@ -36,7 +36,7 @@ def _info(seq, fw, nc, bits, rate, name, note):
 
 
 def _status(seq, t_us, connected, clipping, note):
-    mask = lambda flags: sum(1 << c for c, on in enumerate(flags) if on)  # noqa: E731
+    mask = lambda flags: sum(1 << c for c, on in enumerate(flags) if on)
     line = f"status {seq} {t_us} {len(connected)} {mask(connected)} {mask(clipping)}"
     fields = {"type": "status", "seq": seq, "device_time_us": t_us,
               "belt_connected": list(connected), "clipping": list(clipping)}
@@ -111,7 +111,7 @@ def build(belt_host: Path) -> dict:
     example = bytes.fromhex(by_name["samples_example"]["frame"])
     cobs_cases = [b"", b"\x00", b"\x00\x00", b"\x11\x22\x00\x33", b"\x11\x22\x33\x44",
                   b"\x11\x00\x00\x00", bytes(range(1, 255)), bytes(range(1, 256)),
-                  bytes(range(0, 256)), bytes(range(2, 256)) + b"\x00", example]
+                  bytes(range(256)), bytes(range(2, 256)) + b"\x00", example]
     cobs = [{"data": d.hex(), "encoded": e}
             for d, e in zip(cobs_cases, run_c(belt_host, [f"cobs {d.hex() or '-'}"
                                                           for d in cobs_cases]))]
