@@ -1,0 +1,98 @@
+"""Session decoder for belt boards: belt-protocol bytes → per-person samples and beats."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..protocol.belt import (BeatFrame, CorruptFrame, DeviceInfoFrame, FrameDecoder,
+                             SamplesFrame, SequenceGap, StatusFrame)
+from ..samples import BreathSamples, Chunk, DeviceEvent, DeviceEventKind, HeartBeats, SignalKind
+from ..sources.base import DeviceInfo
+from .clock import DeviceClock
+from .decoders import Decoded, DeviceDecoder
+
+__all__ = ["BeltDecoder"]
+
+
+class BeltDecoder(DeviceDecoder):
+    """Decodes one board's byte stream; the board's sample clock is shared by its channels,
+    so both people of a two-belt board are on exactly one time base."""
+
+    def __init__(self, info: DeviceInfo, session_start_ns: int) -> None:
+        super().__init__(info, session_start_ns)
+        self.frames = FrameDecoder()
+        self.clock = DeviceClock()
+        self.board: DeviceInfoFrame | None = None
+        self._connected: tuple[bool, ...] | None = None
+        self._clipping: tuple[bool, ...] | None = None
+
+    def feed(self, chunk: Chunk) -> list[Decoded]:
+        out: list[Decoded] = []
+        host_s = chunk.host_time_ns / 1e9
+        t_ns = chunk.host_time_ns
+        for item in self.frames.feed(chunk.payload):
+            if isinstance(item, SamplesFrame):
+                out += self._samples(item, host_s)
+            elif isinstance(item, BeatFrame):
+                person = self.info.persons.get(item.channel)
+                if person is not None and self.clock.fit is not None:
+                    t = self._session_times(np.array([item.device_time_us / 1e6]))
+                    rr = item.ibi_us / 1e6 if item.ibi_us else np.nan
+                    out.append(HeartBeats(person, t, np.array([rr])))
+            elif isinstance(item, StatusFrame):
+                out += self._status(item, t_ns)
+            elif isinstance(item, DeviceInfoFrame):
+                if self.board is not None and item.seq == 0:
+                    self.clock.reset()  # the board restarted: its clock starts again
+                    out.append(DeviceEvent(self.info.device, t_ns, DeviceEventKind.STATUS,
+                                           "board restarted"))
+                if self.board is None or item.seq == 0:
+                    major, minor, patch = item.firmware_version
+                    out.append(DeviceEvent(
+                        self.info.device, t_ns, DeviceEventKind.STATUS,
+                        f"board {item.board!r} firmware {major}.{minor}.{patch}, "
+                        f"{item.n_channels} channels at {item.sample_rate_mhz / 1000:g} Hz"))
+                self.board = item
+            elif isinstance(item, SequenceGap):
+                out.append(DeviceEvent(self.info.device, t_ns, DeviceEventKind.GAP,
+                                       f"{item.missing} frames lost (seq {item.expected} "
+                                       f"→ {item.received})"))
+            elif isinstance(item, CorruptFrame):
+                out.append(DeviceEvent(self.info.device, t_ns, DeviceEventKind.ERROR,
+                                       f"corrupt frame dropped: {item.reason}"))
+        return out
+
+    def _session_times(self, device_s: np.ndarray) -> np.ndarray:
+        host_s = self.clock.to_host(device_s)
+        return host_s - self.session_start_ns / 1e9
+
+    def _samples(self, frame: SamplesFrame, host_s: float) -> list[Decoded]:
+        fs = frame.sample_rate_hz
+        if fs <= 0:
+            return []
+        values = np.asarray(frame.samples, dtype=float)
+        device_s = frame.device_time_us / 1e6 + np.arange(len(values)) / fs
+        self.clock.observe(float(device_s[-1]), host_s)  # sent after its last sample
+        times = self._session_times(device_s)
+        return [BreathSamples(person, SignalKind.BELT, times, values[:, channel].copy(), fs)
+                for channel, person in self.info.persons.items()
+                if channel < values.shape[1]]
+
+    def _status(self, frame: StatusFrame, t_ns: int) -> list[Decoded]:
+        out: list[Decoded] = []
+        for channel, person in self.info.persons.items():
+            if channel >= len(frame.belt_connected):
+                continue
+            now_on, now_clip = frame.belt_connected[channel], frame.clipping[channel]
+            was_on = self._connected[channel] if self._connected else True
+            was_clip = self._clipping[channel] if self._clipping else False
+            if now_on != was_on:
+                state = "plugged in" if now_on else "unplugged"
+                out.append(DeviceEvent(self.info.device, t_ns, DeviceEventKind.STATUS,
+                                       f"belt of person {person} (channel {channel}) {state}"))
+            if now_clip and not was_clip:
+                out.append(DeviceEvent(self.info.device, t_ns, DeviceEventKind.STATUS,
+                                       f"belt of person {person} (channel {channel}) clipping: "
+                                       "loosen the belt or lower the gain"))
+        self._connected, self._clipping = frame.belt_connected, frame.clipping
+        return out

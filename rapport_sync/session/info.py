@@ -1,0 +1,109 @@
+"""``rapport-sync info``: a plain-text account of what a session file holds."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+from ..samples import BreathSamples, DeviceEvent, DeviceEventKind, HeartBeats
+from .decoders import make_decoder
+from .store import SessionReader
+
+__all__ = ["describe_session", "count_streams"]
+
+
+def _clock(seconds: float) -> str:
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    m, s = divmod(seconds, 60)
+    h, m = divmod(int(m), 60)
+    return f"{sign}{h}:{m:02d}:{s:04.1f}" if h else f"{sign}{m:02d}:{s:04.1f}"
+
+
+def count_streams(reader: SessionReader) -> tuple[dict[tuple[str, str], list[float]],
+                                                   list[DeviceEvent]]:
+    """Decode every chunk: per (person, stream) [samples, first s, last s, rate]; events."""
+    start = reader.start_host_ns
+    decoders = {d.device: make_decoder(d, start) for d in reader.devices}
+    streams: dict[tuple[str, str], list[float]] = {}
+    events: list[DeviceEvent] = []
+    for chunk in reader.chunks():
+        for item in decoders[chunk.device].feed(chunk):
+            if isinstance(item, DeviceEvent):
+                events.append(item)
+                continue
+            if isinstance(item, BreathSamples):
+                key, n, rate = (item.person, f"breathing ({item.kind})"), len(item.time_s), item.rate_hz
+            elif isinstance(item, HeartBeats):
+                key, n, rate = (item.person, "heartbeats"), len(item.time_s), float("nan")
+            else:
+                continue
+            if n == 0:
+                continue
+            entry = streams.setdefault(key, [0, float(item.time_s[0]), 0.0, rate])
+            entry[0] += n
+            entry[2] = float(item.time_s[-1])
+    return streams, events
+
+
+def describe_session(path: str | os.PathLike[str], max_events: int = 25) -> str:
+    """Participants, devices, start and duration, samples per stream, gaps and events,
+    markers, and whether the session ended cleanly or was recovered after a crash."""
+    with SessionReader(path) as reader:
+        meta = reader.meta
+        start = reader.start_host_ns
+        end = meta.get("ended_host_ns") or reader.last_host_ns()
+        duration = (end - start) / 1e9
+        lines = [f"session       {reader.path}"]
+        if reader.ended_cleanly:
+            lines.append("status        ended cleanly")
+        else:
+            lines.append("status        NOT closed cleanly (the recording was interrupted); "
+                         f"recovered everything up to the last commit, {_clock(duration)} "
+                         "into the session")
+        started = meta.get("started_utc", "?")
+        lines.append(f"started       {started} (UTC)   duration {_clock(duration)}")
+        config = meta.get("config", {})
+        settings = ", ".join(f"{k}={v}" for k, v in config.items())
+        lines.append(f"software      rapport_sync {meta.get('software_version', '?')}   {settings}")
+        lines.append("participants")
+        sources = meta.get("sources", {})
+        for p, who in sorted(meta.get("participants", {}).items()):
+            lines.append(f"  {p.upper()}  {who.get('label', '')!s:20s} id {who.get('id', '')}   "
+                         f"source {sources.get(p, '?')}")
+        stats = reader.chunk_stats()
+        lines.append("devices")
+        for d in reader.devices:
+            n, size, _, _ = stats.get(d.device, (0, 0, 0, 0))
+            who = ", ".join(f"channel {c} → {p.upper()}" for c, p in sorted(d.persons.items()))
+            lines.append(f"  {d.device}: {d.description} ({d.protocol}); {who}; "
+                         f"{n} chunks, {size / 1024:.0f} KiB")
+        streams, decoded_events = count_streams(reader)
+        lines.append("streams")
+        if not streams:
+            lines.append("  (no samples)")
+        for (person, name), (n, t0, t1, rate) in sorted(streams.items()):
+            rate_text = f" at {rate:g} Hz" if rate == rate else ""
+            lines.append(f"  {person.upper()} {name:22s} {int(n):8d} "
+                         f"{'beats' if name == 'heartbeats' else 'samples'}{rate_text}, "
+                         f"{_clock(t0)} – {_clock(t1)}")
+        stored = reader.events()
+        events = [((e.host_ns - start) / 1e9, e.device, str(e.kind), e.detail) for e in stored]
+        events += [((e.host_time_ns - start) / 1e9, e.device, str(e.kind), e.detail)
+                   for e in decoded_events if (e.host_time_ns, e.detail) not in
+                   {(s.host_ns, s.detail) for s in stored}]
+        events.sort()
+        kinds = Counter(k for _, _, k, _ in events)
+        gaps = [e for e in events if e[2] in (DeviceEventKind.GAP, DeviceEventKind.DISCONNECTED)]
+        summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
+        lines.append(f"events        {summary}")
+        lines.append(f"gaps          {len(gaps) or 'none'}")
+        for t, device, kind, detail in events[:max_events]:
+            lines.append(f"  {_clock(t)}  {device}  {kind}: {detail}")
+        if len(events) > max_events:
+            lines.append(f"  … {len(events) - max_events} more")
+        markers = reader.markers()
+        lines.append(f"markers       {len(markers) or 'none'}")
+        for m in markers:
+            lines.append(f"  {_clock((m.host_ns - start) / 1e9)}  {m.label or '(no label)'}")
+    return "\n".join(lines)

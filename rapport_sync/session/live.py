@@ -1,0 +1,289 @@
+"""A live session: sources → store (first) → decoders → pipeline, on a worker thread.
+
+Each source pushes raw chunks and device events into one queue from its own thread. The
+session's worker thread takes them in arrival order, writes each to the store *before*
+anything else touches it, then decodes and analyses it. The store commits at least every
+half second, so a crash loses at most that much. Displays (terminal view, Qt monitor)
+call :meth:`LiveSession.snapshot` on a timer; they never block acquisition.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import queue
+import threading
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..dsp.breathing import BreathState
+from ..dsp.heart import HeartState
+from ..dsp.sync import SyncState
+from ..errors import ConfigError, RapportSyncError, StoreError
+from ..samples import Chunk, DeviceEvent, DeviceEventKind, SignalKind
+from ..sources.base import Clock, DeviceInfo, MonotonicClock, Source, SourceSpec, open_source
+from .decoders import DeviceDecoder, make_decoder
+from .pipeline import PERSONS, DyadPipeline
+from .store import SessionWriter
+
+__all__ = ["LiveSession", "PersonSnapshot", "SessionSnapshot", "group_sources",
+           "default_participants"]
+
+log = logging.getLogger(__name__)
+_STOP = object()
+
+
+def default_participants(labels: Mapping[str, str] | None = None) -> dict[str, dict[str, str]]:
+    """Labels as typed by the user, plus the pseudonymous ids used in every export."""
+    labels = labels or {}
+    return {p: {"label": labels.get(p) or f"Person {p.upper()}", "id": f"sub-{i:02d}"}
+            for i, p in enumerate(PERSONS, start=1)}
+
+
+def group_sources(specs: Mapping[str, SourceSpec]) -> list[tuple[str, str, dict[str | None, str]]]:
+    """One entry per physical device: ``(backend, target, {channel: person})``.
+
+    Two people named on the same board (``serial:PORT#0`` and ``serial:PORT#1``, or
+    ``sim`` twice) share one source; without channels, A is channel 0 and B channel 1.
+    """
+    groups: dict[tuple[str, str], dict[str | None, str]] = {}
+    for person, spec in specs.items():
+        persons = groups.setdefault((spec.backend, spec.target), {})
+        persons[spec.channel if spec.channel is not None else person] = person
+    out = []
+    for (backend, target), persons in groups.items():
+        if len(persons) == 2 and all(k in PERSONS for k in persons):
+            persons = {"0": "a", "1": "b"}
+        elif len(persons) == 1 and next(iter(persons)) in PERSONS:
+            persons = {None: next(iter(persons.values()))}
+        channels = [k for k in persons if k is not None]
+        if len(channels) != len(set(channels)):
+            raise ConfigError(f"both people are on the same channel of {backend}:{target}")
+        out.append((backend, target, persons))
+    return out
+
+
+@dataclass(frozen=True)
+class PersonSnapshot:
+    person: str
+    label: str
+    kind: SignalKind | None
+    trace: np.ndarray  # columns: time_s, breathing signal, phase (rad)
+    raw: np.ndarray  # columns: time_s, raw value at the device's rate
+    hr_trace: np.ndarray  # columns: time_s, heart rate (bpm)
+    breath: BreathState | None
+    heart: HeartState
+    link: str  # "waiting", "connected", "reconnecting", "disconnected"
+
+
+@dataclass(frozen=True)
+class SessionSnapshot:
+    elapsed_s: float
+    people: dict[str, PersonSnapshot]
+    sync: SyncState | None
+    sync_history: list[SyncState]
+    markers: list[tuple[float, str]]
+    recording: bool
+    chunks_stored: int
+    events: list[tuple[float, str, str]] = field(default_factory=list)  # time, kind, text
+    error: str | None = None
+
+
+class LiveSession:
+    """Acquire, store and analyse a two-person session.
+
+    Parameters
+    ----------
+    specs : mapping
+        ``{"a": SourceSpec, "b": SourceSpec}``.
+    path : Path
+        The session file to create.
+    participants : mapping, optional
+        ``{"a": "label", "b": "label"}`` as typed by the user.
+    clock : Clock, optional
+        Host clock (``MonotonicClock()``; scaled or virtual in demos and tests).
+    window_s : float
+        Synchrony window.
+    config : dict
+        Extra settings to store with the session.
+    """
+
+    def __init__(self, specs: Mapping[str, SourceSpec], path: Path,
+                 participants: Mapping[str, str] | None = None, clock: Clock | None = None,
+                 window_s: float = 60.0, config: Mapping[str, Any] | None = None) -> None:
+        self.specs = dict(specs)
+        self.path = Path(path)
+        self.participants = default_participants(participants)
+        self.clock = clock or MonotonicClock()
+        self.window_s = window_s
+        self.config = dict(config or {})
+        self.pipeline = DyadPipeline(window_s=window_s)
+        self.sources: list[Source] = []
+        self.decoders: dict[str, DeviceDecoder] = {}
+        self._device_people: dict[str, list[str]] = {}
+        self._link = {p: "waiting" for p in PERSONS}
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._markers: list[tuple[float, str]] = []
+        self._events: deque[tuple[float, str, str]] = deque(maxlen=50)
+        self._worker: threading.Thread | None = None
+        self.writer: SessionWriter | None = None
+        self.start_ns = 0
+        self.error: str | None = None
+        self.processing_errors = 0
+        self.finished = threading.Event()
+
+    # -- life cycle -------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the sources, create the store, start acquiring."""
+        self.start_ns = self.clock.now_ns()
+        groups = group_sources(self.specs)
+        for backend, target, persons in groups:
+            self.sources.append(open_source(backend, target, persons, self.clock))
+        meta = {
+            "format": "rapport_sync session",
+            "software_version": __version__,
+            "participants": self.participants,
+            "sources": {p: str(s) for p, s in self.specs.items()},
+            "config": {"window_s": self.window_s, **self.config},
+            "started_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "start_host_ns": self.start_ns,
+        }
+        self.writer = SessionWriter.create(self.path, meta)
+        for source in self.sources:
+            for info in source.devices:
+                self._add_device(info)
+        self._worker = threading.Thread(target=self._work, name="session", daemon=True)
+        self._worker.start()
+        for source in self.sources:
+            source.start(self._queue.put)
+
+    def _add_device(self, info: DeviceInfo) -> None:
+        assert self.writer is not None
+        self.writer.add_device(info)
+        self.decoders[info.device] = make_decoder(info, self.start_ns)
+        self._device_people[info.device] = list(info.persons.values())
+
+    def stop(self) -> None:
+        """Stop the sources, store everything still queued, close the file cleanly."""
+        for source in self.sources:
+            source.stop()
+        self._queue.put(_STOP)
+        if self._worker is not None:
+            self._worker.join()
+
+    def add_marker(self, label: str = "", source: str = "user") -> float:
+        """Mark this moment; returns its session time in seconds."""
+        t_ns = self.clock.now_ns()
+        self._queue.put(("marker", t_ns, label, source))
+        return (t_ns - self.start_ns) / 1e9
+
+    @property
+    def elapsed_s(self) -> float:
+        return (self.clock.now_ns() - self.start_ns) / 1e9
+
+    # -- worker -----------------------------------------------------------------------
+    def _work(self) -> None:
+        writer = self.writer
+        assert writer is not None
+        storing = True
+        while True:
+            try:
+                item = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                break
+            try:
+                if storing:
+                    self._store(writer, item)
+                    writer.maybe_commit()
+            except StoreError as exc:
+                storing = False
+                self._fail(str(exc))
+            if item is not None:
+                self._process(item)
+            self._check_sources()
+        try:
+            if storing:
+                writer.close(self.clock.now_ns(), clean=True)
+        except StoreError as exc:
+            self.error = self.error or str(exc)
+        self.finished.set()
+
+    def _store(self, writer: SessionWriter, item: object) -> None:
+        if isinstance(item, Chunk):
+            writer.add_chunk(item)
+        elif isinstance(item, DeviceEvent):
+            writer.add_event(item)
+        elif isinstance(item, tuple) and item[0] == "marker":
+            _, t_ns, label, source = item
+            writer.add_marker(t_ns, label, source)
+
+    def _process(self, item: object) -> None:
+        try:
+            if isinstance(item, Chunk):
+                decoder = self.decoders.get(item.device)
+                if decoder is None:
+                    return
+                for decoded in decoder.feed(item):
+                    if isinstance(decoded, DeviceEvent):
+                        self._note_event(decoded)
+                        if self.writer is not None and not self.writer.closed:
+                            self.writer.add_event(decoded)
+                    else:
+                        with self._lock:
+                            self.pipeline.feed(decoded)
+            elif isinstance(item, DeviceEvent):
+                self._note_event(item)
+            elif isinstance(item, tuple) and item[0] == "marker":
+                with self._lock:
+                    self._markers.append(((item[1] - self.start_ns) / 1e9, item[2]))
+        except StoreError as exc:
+            self._fail(str(exc))
+        except Exception:  # analysis must never lose acquisition: the chunk is stored
+            self.processing_errors += 1
+            log.exception("processing failed (data is stored; analysis continues)")
+
+    def _note_event(self, event: DeviceEvent) -> None:
+        t = (event.host_time_ns - self.start_ns) / 1e9
+        with self._lock:
+            self._events.append((t, str(event.kind), event.detail))
+            state = {DeviceEventKind.CONNECTED: "connected",
+                     DeviceEventKind.DISCONNECTED: "disconnected",
+                     DeviceEventKind.RECONNECTING: "reconnecting"}.get(event.kind)
+            if state:
+                for person in self._device_people.get(event.device, []):
+                    self._link[person] = state
+
+    def _check_sources(self) -> None:
+        for source in self.sources:
+            if source.error is not None and self.error is None:
+                exc = source.error
+                text = str(exc) if isinstance(exc, RapportSyncError) else repr(exc)
+                self._fail(f"{type(source).__name__}: {text}")
+
+    def _fail(self, message: str) -> None:
+        if self.error is None:
+            self.error = message
+            log.error("%s", message)
+
+    # -- snapshots for displays -------------------------------------------------------
+    def snapshot(self, history: int = 600) -> SessionSnapshot:
+        with self._lock:
+            people = {}
+            for p, ch in self.pipeline.people.items():
+                people[p] = PersonSnapshot(
+                    p, self.participants[p]["label"], ch.kind, ch.trace.view(), ch.raw.view(),
+                    ch.hr_trace.view(), ch.breath, ch.heart_state, self._link[p])
+            return SessionSnapshot(
+                self.elapsed_s, people, self.pipeline.sync,
+                list(self.pipeline.sync_history[-history:]), list(self._markers),
+                self.writer is not None and not self.writer.closed and self.error is None,
+                self.writer.n_chunks if self.writer else 0, list(self._events), self.error)

@@ -1,0 +1,278 @@
+"""From decoded samples to aligned traces, per-person breathing state and dyad synchrony.
+
+The same :class:`DyadPipeline` runs live (fed by the session as chunks arrive) and on
+replay (fed from the store), so both give the same numbers. Each person's samples, on
+whatever clock and rate their device has, are put on one uniform grid of session time
+(``ANALYSIS_RATE_HZ``) by causal linear interpolation; gaps longer than ``max_gap_s``
+stay gaps (NaN), never interpolated. The dyad consumes grid ticks once both people have
+them; if one person falls silent (disconnected strap), the other carries on and the
+silent one's ticks become NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..dsp import ANALYSIS_RATE_HZ
+from ..dsp.breathing import BreathState, BreathTracker
+from ..dsp.heart import HeartState, HeartTracker
+from ..dsp.sync import DyadTracker, SyncState
+from ..samples import BreathSamples, DeviceEvent, HeartBeats, SignalKind
+
+__all__ = ["GridResampler", "RingBuffer", "PersonChannel", "DyadPipeline", "PERSONS"]
+
+PERSONS = ("a", "b")
+
+
+class GridResampler:
+    """Causal linear interpolation of irregular samples onto ticks ``k / fs``.
+
+    Only ticks at or before the newest sample are produced, so nothing is made up ahead
+    of the data. Ticks inside a gap longer than ``max_gap_s`` are NaN.
+    """
+
+    def __init__(self, fs: float, max_gap_s: float = 0.5) -> None:
+        self.fs = fs
+        self.max_gap_s = max_gap_s
+        self.next_tick: int | None = None
+        self._last_t: float | None = None
+        self._last_v: np.ndarray | None = None
+
+    def push(self, t: np.ndarray, v: np.ndarray) -> tuple[int, np.ndarray]:
+        """Add samples; return ``(first_tick, values)`` of the ticks now complete."""
+        t = np.asarray(t, dtype=float)
+        v = np.asarray(v, dtype=float)
+        if self._last_t is not None:
+            keep = t > self._last_t  # out-of-order or repeated samples are dropped
+            t, v = t[keep], v[keep]
+        if t.size == 0:
+            return (self.next_tick or 0), np.empty((0,) + v.shape[1:])
+        if self._last_t is not None:
+            t = np.concatenate(([self._last_t], t))
+            v = np.concatenate((self._last_v[None], v))  # type: ignore[index]
+        if self.next_tick is None:
+            self.next_tick = math.ceil(t[0] * self.fs - 1e-9)
+        first = self.next_tick
+        last = math.floor(t[-1] * self.fs + 1e-9)
+        self._last_t, self._last_v = float(t[-1]), v[-1].copy()
+        if last < first:
+            return first, np.empty((0,) + v.shape[1:])
+        ticks = np.arange(first, last + 1) / self.fs
+        out = self._interp(ticks, t, v)
+        self.next_tick = last + 1
+        return first, out
+
+    def _interp(self, ticks: np.ndarray, t: np.ndarray, v: np.ndarray) -> np.ndarray:
+        j = np.clip(np.searchsorted(t, ticks, side="right") - 1, 0, len(t) - 1)
+        k = np.minimum(j + 1, len(t) - 1)
+        span = t[k] - t[j]
+        w = np.where(span > 0, (ticks - t[j]) / np.where(span > 0, span, 1.0), 0.0)
+        w = np.clip(w, 0.0, 1.0)
+        if v.ndim == 2:
+            w = w[:, None]
+        out = v[j] * (1.0 - w) + v[k] * w
+        bad = (span > self.max_gap_s) | (ticks < t[0] - 1e-9)
+        out[bad] = np.nan
+        return out
+
+    def pad_to(self, tick: int) -> int:
+        """Skip to ``tick`` (those ticks are missing); return how many were skipped."""
+        if self.next_tick is None:
+            self.next_tick = tick
+            return 0
+        n = max(0, tick - self.next_tick)
+        self.next_tick += n
+        return n
+
+
+class RingBuffer:
+    """The newest ``capacity`` rows of a few float columns, with time."""
+
+    def __init__(self, capacity: int, n_columns: int) -> None:
+        self.capacity = capacity
+        self._data = np.full((capacity, n_columns + 1), np.nan)
+        self._n = 0  # rows written in total
+
+    def extend(self, time_s: np.ndarray, *columns: np.ndarray) -> None:
+        rows = np.column_stack((time_s, *columns))[-self.capacity:]
+        m = len(rows)
+        start = self._n % self.capacity
+        first = min(m, self.capacity - start)
+        self._data[start:start + first] = rows[:first]
+        self._data[: m - first] = rows[first:]
+        self._n += len(time_s)
+
+    def view(self) -> np.ndarray:
+        """A copy in time order: column 0 is time."""
+        if self._n < self.capacity:
+            return self._data[: self._n].copy()
+        start = self._n % self.capacity
+        return np.concatenate((self._data[start:], self._data[:start]))
+
+    def __len__(self) -> int:
+        return min(self._n, self.capacity)
+
+
+@dataclass
+class PersonChannel:
+    """One person's path: grid resampling, breathing tracker, heart tracker, buffers."""
+
+    person: str
+    fs: float
+    kind: SignalKind | None = None
+    resampler: GridResampler | None = None
+    tracker: BreathTracker | None = None
+    heart: HeartTracker = field(default_factory=HeartTracker)
+    trace: RingBuffer = field(default_factory=lambda: RingBuffer(int(ANALYSIS_RATE_HZ * 600), 2))
+    raw: RingBuffer = field(default_factory=lambda: RingBuffer(200 * 600, 1))
+    hr_trace: RingBuffer = field(default_factory=lambda: RingBuffer(6000, 1))
+    pending_signal: list[np.ndarray] = field(default_factory=list)
+    pending_phase: list[np.ndarray] = field(default_factory=list)
+    pending_start: int | None = None  # grid tick of the first pending sample
+    recorder: list[tuple[int, np.ndarray, np.ndarray]] | None = None
+
+    def use(self, kind: SignalKind) -> None:
+        if self.kind is not None:
+            return
+        self.kind = kind
+        max_gap = 3.0 if kind == SignalKind.RR_DERIVED else 0.5
+        self.resampler = GridResampler(self.fs, max_gap)
+        self.tracker = BreathTracker(fs=self.fs, kind=str(kind))
+
+    @property
+    def next_tick(self) -> int | None:
+        return self.resampler.next_tick if self.resampler else None
+
+    def grid(self, first: int, x: np.ndarray) -> None:
+        if len(x) == 0 or self.tracker is None:
+            return
+        out = self.tracker.update(x)
+        if self.pending_start is None:
+            self.pending_start = first
+        self.pending_signal.append(np.asarray(out.signal, dtype=float))
+        self.pending_phase.append(np.asarray(out.phase, dtype=float))
+        t = (first + np.arange(len(x))) / self.fs
+        self.trace.extend(t, out.signal, out.phase)
+        if self.recorder is not None:
+            self.recorder.append((first, out.signal, out.phase))
+
+    def take(self, start: int, upto: int) -> tuple[np.ndarray, np.ndarray]:
+        """Grid samples of ticks ``[start, upto)``, NaN where missing; older ones dropped."""
+        n = max(0, upto - start)
+        out_sig, out_pha = np.full(n, np.nan), np.full(n, np.nan)
+        first = self.pending_start
+        if first is None:
+            return out_sig, out_pha
+        sig = np.concatenate(self.pending_signal)
+        pha = np.concatenate(self.pending_phase)
+        lo, hi = max(start, first), min(upto, first + len(sig))
+        if hi > lo:
+            out_sig[lo - start : hi - start] = sig[lo - first : hi - first]
+            out_pha[lo - start : hi - start] = pha[lo - first : hi - first]
+        cut = int(np.clip(upto - first, 0, len(sig)))
+        self.pending_signal, self.pending_phase = [sig[cut:]], [pha[cut:]]
+        self.pending_start = first + cut
+        return out_sig, out_pha
+
+    @property
+    def breath(self) -> BreathState | None:
+        return self.tracker.state if self.tracker else None
+
+    @property
+    def heart_state(self) -> HeartState:
+        return self.heart.state
+
+
+class DyadPipeline:
+    """Decoded samples of both people in; traces, breathing states and synchrony out.
+
+    Parameters
+    ----------
+    window_s : float
+        Sliding window of the synchrony metrics.
+    record : bool
+        Keep every grid sample (for offline analysis) instead of only the ring buffers.
+    silent_after_s : float
+        When one person's data lags the other's by more than this, their missing ticks
+        are filled with NaN so the dyad moves on.
+    """
+
+    def __init__(self, window_s: float = 60.0, record: bool = False,
+                 silent_after_s: float = 3.0, fs: float = ANALYSIS_RATE_HZ) -> None:
+        self.fs = fs
+        self.people = {p: PersonChannel(p, fs) for p in PERSONS}
+        if record:
+            for ch in self.people.values():
+                ch.recorder = []
+        self.dyad = DyadTracker(fs=fs, window_s=window_s)
+        self.silent_ticks = int(silent_after_s * fs)
+        self._dyad_tick: int | None = None
+        self.sync_history: list[SyncState] = []
+        self._last_sync: SyncState | None = None
+
+    def feed(self, item: BreathSamples | HeartBeats | DeviceEvent) -> None:
+        if isinstance(item, BreathSamples):
+            ch = self.people.get(item.person)
+            if ch is None:
+                return
+            ch.use(item.kind)
+            if ch.kind != item.kind or ch.resampler is None:
+                return  # a second breathing source for one person: the first one wins
+            value = item.value if item.value.ndim == 1 else np.linalg.norm(item.value, axis=1)
+            ch.raw.extend(item.time_s, value)
+            first, x = ch.resampler.push(item.time_s, item.value)
+            ch.grid(first, x)
+        elif isinstance(item, HeartBeats):
+            ch = self.people.get(item.person)
+            if ch is None:
+                return
+            ch.heart.update(item.time_s, item.rr_s)
+            hr = ch.heart.state.hr_bpm
+            ch.hr_trace.extend(item.time_s[-1:], np.array([hr]))
+            if ch.kind in (None, SignalKind.RR_DERIVED) and self._rr_only(ch):
+                ch.use(SignalKind.RR_DERIVED)
+                assert ch.resampler is not None
+                ok = np.isfinite(item.rr_s)
+                first, x = ch.resampler.push(item.time_s[ok], item.rr_s[ok])
+                ch.grid(first, x)
+        else:
+            return
+        self._advance()
+
+    def _rr_only(self, ch: PersonChannel) -> bool:
+        """Breathing from RR only once the person has had beats but no breathing samples."""
+        return ch.kind == SignalKind.RR_DERIVED or ch.heart.state.n_beats >= 8
+
+    def _advance(self) -> None:
+        a, b = self.people["a"], self.people["b"]
+        ticks = [ch.next_tick for ch in (a, b)]
+        if any(t is None for t in ticks):
+            return
+        lead = max(ticks)  # type: ignore[type-var]
+        for ch in (a, b):
+            assert ch.resampler is not None and ch.next_tick is not None
+            if ch.next_tick < lead - self.silent_ticks:
+                skip_to = lead - self.silent_ticks
+                n = ch.resampler.pad_to(skip_to)
+                ch.grid(skip_to - n, np.full((n,) + ((3,) if ch.kind == SignalKind.ACCELEROMETER
+                                                    else ()), np.nan))
+        upto = min(ch.next_tick for ch in (a, b))  # type: ignore[type-var]
+        if self._dyad_tick is None:
+            self._dyad_tick = upto  # the dyad starts once both people are there
+        if upto <= self._dyad_tick:
+            return
+        sa, pa = a.take(self._dyad_tick, upto)
+        sb, pb = b.take(self._dyad_tick, upto)
+        self._dyad_tick = upto
+        self.dyad.update(pa, pb, sa, sb)
+        state = self.dyad.state
+        if state is not None and state is not self._last_sync:
+            self._last_sync = state
+            self.sync_history.append(state)
+
+    @property
+    def sync(self) -> SyncState | None:
+        return self.dyad.state

@@ -1,0 +1,318 @@
+"""The session store: one SQLite file per session, written before anything else runs.
+
+Schema (format version 1, ``PRAGMA user_version``; ``PRAGMA application_id`` marks the
+file as a rapport_sync session):
+
+- ``meta(key, value)``: JSON values. ``participants``, ``software_version``, ``config``,
+  ``started_utc``, ``start_host_ns``, and on a clean close ``ended_host_ns``.
+- ``devices(id, device, protocol, persons, description, details)``
+- ``chunks(id, device_id, host_ns, kind, payload)``: every raw chunk as it arrived.
+- ``events(id, device_id, host_ns, kind, detail)``: connect, disconnect, gaps, errors.
+- ``markers(id, host_ns, label, source)``.
+
+The file is opened in WAL mode and committed at least every ``commit_every_s`` (0.5 s by
+default), so a crash or SIGKILL loses at most that much; SQLite's journal makes every
+commit atomic. Session files hold health data: they are created readable and writable by
+their owner only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import SessionFileError, StoreError
+from ..samples import Chunk, DeviceEvent, DeviceEventKind, PayloadKind
+from ..sources.base import DeviceInfo
+
+__all__ = [
+    "FORMAT_VERSION",
+    "APPLICATION_ID",
+    "SUFFIX",
+    "SessionWriter",
+    "SessionReader",
+    "StoredMarker",
+    "StoredEvent",
+    "default_session_dir",
+]
+
+FORMAT_VERSION = 1
+APPLICATION_ID = 0x52535943  # "RSYC"
+SUFFIX = ".rapport"
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE devices (
+    id INTEGER PRIMARY KEY, device TEXT NOT NULL UNIQUE, protocol TEXT NOT NULL,
+    persons TEXT NOT NULL, description TEXT NOT NULL, details TEXT NOT NULL);
+CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY, device_id INTEGER NOT NULL REFERENCES devices(id),
+    host_ns INTEGER NOT NULL, kind TEXT NOT NULL, payload BLOB NOT NULL);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY, device_id INTEGER REFERENCES devices(id),
+    host_ns INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE TABLE markers (
+    id INTEGER PRIMARY KEY, host_ns INTEGER NOT NULL, label TEXT NOT NULL,
+    source TEXT NOT NULL);
+"""
+
+
+def default_session_dir() -> Path:
+    """Where sessions go when no ``--out`` is given (``$RAPPORT_SYNC_HOME/sessions``,
+    else the platform's per-user data directory)."""
+    home = os.environ.get("RAPPORT_SYNC_HOME")
+    if home:
+        return Path(home) / "sessions"
+    if os.name == "nt":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    elif os.uname().sysname == "Darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return base / "rapport_sync" / "sessions"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMarker:
+    host_ns: int
+    label: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    device: str
+    host_ns: int
+    kind: DeviceEventKind
+    detail: str
+
+
+def _store_error(exc: sqlite3.Error, path: Path) -> StoreError:
+    text = str(exc)
+    if "full" in text:
+        return StoreError(f"disk full while writing {path}; everything up to the last "
+                          "commit is kept")
+    return StoreError(f"cannot write session {path}: {text}")
+
+
+class SessionWriter:
+    """Append-only writer of one session file (used from one thread)."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, commit_every_s: float) -> None:
+        self.path = path
+        self._conn = conn
+        self.commit_every_s = commit_every_s
+        self._last_commit = time.monotonic()
+        self._device_ids: dict[str, int] = {}
+        self.closed = False
+        self.n_chunks = 0
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], meta: dict[str, Any],
+               commit_every_s: float = 0.5) -> SessionWriter:
+        """Create a new session file (never overwrites) with mode 0600."""
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            os.close(fd)
+        except FileExistsError:
+            raise StoreError(f"{path} already exists; choose another --out") from None
+        except OSError as exc:
+            raise StoreError(f"cannot create session {path}: {exc.strerror}") from exc
+        try:
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version={FORMAT_VERSION}")
+            conn.executescript(_SCHEMA)
+            conn.execute("BEGIN")
+            writer = cls(path, conn, commit_every_s)
+            for key, value in meta.items():
+                writer.set_meta(key, value)
+            writer.commit()
+        except sqlite3.Error as exc:
+            raise _store_error(exc, path) from exc
+        return writer
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def add_device(self, info: DeviceInfo) -> None:
+        cur = self._execute(
+            "INSERT INTO devices (device, protocol, persons, description, details) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (info.device, info.protocol, json.dumps({str(k): v for k, v in info.persons.items()}),
+             info.description, json.dumps(dict(info.details), default=str)),
+        )
+        self._device_ids[info.device] = int(cur.lastrowid or 0)
+
+    def add_chunk(self, chunk: Chunk) -> None:
+        self._execute(
+            "INSERT INTO chunks (device_id, host_ns, kind, payload) VALUES (?, ?, ?, ?)",
+            (self._device_ids[chunk.device], chunk.host_time_ns, str(chunk.kind), chunk.payload),
+        )
+        self.n_chunks += 1
+
+    def add_event(self, event: DeviceEvent) -> None:
+        self._execute(
+            "INSERT INTO events (device_id, host_ns, kind, detail) VALUES (?, ?, ?, ?)",
+            (self._device_ids.get(event.device), event.host_time_ns, str(event.kind),
+             event.detail),
+        )
+
+    def add_marker(self, host_ns: int, label: str, source: str = "user") -> None:
+        self._execute("INSERT INTO markers (host_ns, label, source) VALUES (?, ?, ?)",
+                      (host_ns, label, source))
+
+    def maybe_commit(self) -> None:
+        """Commit if the last commit is older than ``commit_every_s`` (wall time)."""
+        if time.monotonic() - self._last_commit >= self.commit_every_s:
+            self.commit()
+
+    def commit(self) -> None:
+        try:
+            self._conn.execute("COMMIT")
+            self._conn.execute("BEGIN")
+        except sqlite3.Error as exc:
+            raise _store_error(exc, self.path) from exc
+        self._last_commit = time.monotonic()
+
+    def close(self, end_host_ns: int | None, clean: bool = True) -> None:
+        """Commit what is left; on a clean close record the end and fold the WAL in."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if clean and end_host_ns is not None:
+                self.set_meta("ended_host_ns", end_host_ns)
+            self._conn.execute("COMMIT")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            raise _store_error(exc, self.path) from exc
+        finally:
+            self._conn.close()
+
+    def _execute(self, sql: str, args: tuple[Any, ...]) -> sqlite3.Cursor:
+        try:
+            return self._conn.execute(sql, args)
+        except sqlite3.Error as exc:
+            raise _store_error(exc, self.path) from exc
+
+
+class SessionReader:
+    """Read a session file; every problem with the file is a one-line SessionFileError."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise SessionFileError(f"{self.path}: no such session file")
+        try:
+            # mode=rw (not ro) so SQLite can replay the WAL of a session that crashed.
+            mode = "rw" if os.access(self.path, os.W_OK) else "ro"
+            self._conn = sqlite3.connect(f"file:{self.path}?mode={mode}", uri=True)
+            app_id = self._conn.execute("PRAGMA application_id").fetchone()[0]
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as exc:
+            raise SessionFileError(_describe_db_error(self.path, exc)) from exc
+        if app_id != APPLICATION_ID:
+            what = "an SQLite database" if tables else "an empty SQLite database"
+            raise SessionFileError(f"{self.path} is {what} but not a rapport_sync session")
+        if version > FORMAT_VERSION:
+            raise SessionFileError(
+                f"{self.path} was written by a newer rapport_sync (session format {version}; "
+                f"this version reads up to {FORMAT_VERSION}): please upgrade rapport_sync")
+        missing = {"meta", "devices", "chunks", "events", "markers"} - tables
+        if missing:
+            raise SessionFileError(f"{self.path} is damaged: tables {sorted(missing)} are missing")
+        try:
+            self.meta: dict[str, Any] = {k: json.loads(v) for k, v in
+                                         self._conn.execute("SELECT key, value FROM meta")}
+            self.devices = [
+                DeviceInfo(device, protocol, {int(k): v for k, v in json.loads(persons).items()},
+                           description, json.loads(details))
+                for device, protocol, persons, description, details in self._conn.execute(
+                    "SELECT device, protocol, persons, description, details FROM devices "
+                    "ORDER BY id")
+            ]
+            self._device_names = dict(self._conn.execute("SELECT id, device FROM devices"))
+        except (sqlite3.DatabaseError, ValueError) as exc:
+            raise SessionFileError(_describe_db_error(self.path, exc)) from exc
+
+    @property
+    def start_host_ns(self) -> int:
+        return int(self.meta["start_host_ns"])
+
+    @property
+    def ended_cleanly(self) -> bool:
+        return "ended_host_ns" in self.meta
+
+    def chunks(self, batch: int = 2000) -> Iterator[Chunk]:
+        """Every stored chunk in arrival order."""
+        names = self._device_names
+        try:
+            cur = self._conn.execute(
+                "SELECT device_id, host_ns, kind, payload FROM chunks ORDER BY id")
+            while rows := cur.fetchmany(batch):
+                for device_id, host_ns, kind, payload in rows:
+                    yield Chunk(names[device_id], host_ns, PayloadKind(kind), bytes(payload))
+        except sqlite3.DatabaseError as exc:
+            raise SessionFileError(_describe_db_error(self.path, exc)) from exc
+
+    def events(self) -> list[StoredEvent]:
+        names = self._device_names
+        return [StoredEvent(names.get(d, ""), t, DeviceEventKind(k), detail)
+                for d, t, k, detail in self._query(
+                    "SELECT device_id, host_ns, kind, detail FROM events ORDER BY id")]
+
+    def markers(self) -> list[StoredMarker]:
+        return [StoredMarker(*row) for row in self._query(
+            "SELECT host_ns, label, source FROM markers ORDER BY host_ns, id")]
+
+    def chunk_stats(self) -> dict[str, tuple[int, int, int, int]]:
+        """Per device: (chunks, bytes, first host_ns, last host_ns)."""
+        names = self._device_names
+        return {names[d]: (n, b, t0, t1) for d, n, b, t0, t1 in self._query(
+            "SELECT device_id, COUNT(*), SUM(LENGTH(payload)), MIN(host_ns), MAX(host_ns) "
+            "FROM chunks GROUP BY device_id")}
+
+    def last_host_ns(self) -> int:
+        """The newest time anything was stored (the end of a session that crashed)."""
+        row = self._query("SELECT MAX(t) FROM (SELECT MAX(host_ns) AS t FROM chunks UNION ALL "
+                          "SELECT MAX(host_ns) FROM events UNION ALL "
+                          "SELECT MAX(host_ns) FROM markers)")
+        value = row[0][0]
+        return int(value) if value is not None else self.start_host_ns
+
+    def _query(self, sql: str) -> list[tuple[Any, ...]]:
+        try:
+            return self._conn.execute(sql).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise SessionFileError(_describe_db_error(self.path, exc)) from exc
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> SessionReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _describe_db_error(path: Path, exc: Exception) -> str:
+    text = str(exc)
+    if "not a database" in text:
+        return f"{path} is not a rapport_sync session (not an SQLite database)"
+    if "malformed" in text or "corrupt" in text:
+        return f"{path} is damaged (corrupt or truncated database): {text}"
+    return f"{path} cannot be read: {text}"

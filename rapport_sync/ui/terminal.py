@@ -1,0 +1,149 @@
+"""The terminal view: live figures of a session for ``--headless`` or machines without a display.
+
+On a terminal it redraws a small block in place twice a second; when the output is a file
+or a pipe it prints one line every ten seconds of session time instead, so logs stay readable.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+import time
+from typing import TextIO
+
+from ..session.live import LiveSession, SessionSnapshot
+
+__all__ = ["display_available", "run_terminal_view", "format_status", "format_summary"]
+
+
+def display_available() -> bool:
+    """True when a window can be shown (a display server, or an explicit Qt platform)."""
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def _num(value: float | None, fmt: str, unit: str = "") -> str:
+    if value is None or not math.isfinite(value):
+        return "  –  "
+    return format(value, fmt) + unit
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    h, rest = divmod(seconds, 3600)
+    return (f"{h}:" if h else "") + f"{rest // 60:02d}:{rest % 60:02d}"
+
+
+def _bar(fraction: float, width: int = 24) -> str:
+    filled = int(round(max(0.0, min(1.0, fraction)) * width))
+    return "[" + "#" * filled + "-" * (width - filled) + f"] {fraction * 100:3.0f}%"
+
+
+def format_status(snap: SessionSnapshot, duration_s: float | None, title: str) -> list[str]:
+    """The lines of the live view (pure: snapshot in, text out)."""
+    head = f"rapport_sync {title}  {_clock(snap.elapsed_s)}"
+    if duration_s:
+        head += f" / {_clock(duration_s)}  {_bar(snap.elapsed_s / duration_s)}"
+    head += "  recording" if snap.recording else "  NOT RECORDING"
+    lines = [head, f"{'':10s} {'breathing':>12s} {'heart':>9s}  signal"]
+    for p in snap.people.values():
+        rate = p.breath.rate_bpm if p.breath else None
+        quality = str(p.breath.quality.name).lower().replace("_", " ") if p.breath else "waiting"
+        source = f" ({p.kind})" if p.kind else ""
+        link = "" if p.link == "connected" else f" [{p.link}]"
+        lines.append(f"{p.label[:10]:10s} {_num(rate, '5.1f', ' /min'):>12s} "
+                     f"{_num(p.heart.hr_bpm, '3.0f', ' bpm'):>9s}  {quality}{source}{link}")
+    s = snap.sync
+    if s is None:
+        lines.append("synchrony  (collecting the first window)")
+    else:
+        above = s.plv > s.chance_plv95 if math.isfinite(s.chance_plv95) else False
+        lead = ("nobody leads" if s.leader == "none"
+                else f"{s.leader.upper()} leads by {abs(s.lag_s):.1f} s")
+        lines.append(f"synchrony  locking {s.plv:.2f} (chance {_num(s.chance_plv95, '.2f')})  "
+                     f"alignment {s.alignment:+.2f}  {lead}  "
+                     f"{'ABOVE CHANCE' if above else 'at chance level'}")
+    if snap.error:
+        lines.append(f"error: {snap.error}")
+    return lines
+
+
+def format_summary(snap: SessionSnapshot, path: str) -> list[str]:
+    hist = snap.sync_history
+    lines = [f"session ended after {_clock(snap.elapsed_s)}; {snap.chunks_stored} chunks stored"]
+    for p in snap.people.values():
+        rate = p.breath.rate_bpm if p.breath else None
+        breaths = p.breath.n_breaths if p.breath else 0
+        lines.append(f"  {p.label}: {breaths} breaths, last rate {_num(rate, '.1f', ' /min')}, "
+                     f"heart {_num(p.heart.hr_bpm, '.0f', ' bpm')}")
+    if hist:
+        above = sum(1 for s in hist if math.isfinite(s.chance_plv95) and s.plv > s.chance_plv95)
+        mean_plv = sum(s.plv for s in hist) / len(hist)
+        lines.append(f"  synchrony: mean locking {mean_plv:.2f}; above chance in "
+                     f"{above}/{len(hist)} windows ({100 * above / len(hist):.0f}%)")
+    if snap.markers:
+        lines.append(f"  markers: {len(snap.markers)}")
+    lines.append(f"session saved to {path}")
+    lines.append(f"  see it with: rapport-sync info {path}")
+    return lines
+
+
+def run_terminal_view(session: LiveSession, duration_s: float | None = None,
+                      title: str = "session", lsl: bool = False,
+                      stream: TextIO | None = None) -> int:
+    """Show the session until ``duration_s`` of session time or Ctrl-C; then stop it cleanly."""
+    out = stream or sys.stdout
+    tty = out.isatty()
+    publisher = None
+    if lsl:
+        from ..export.lsl_outlets import SessionOutlets
+        publisher = SessionOutlets(session)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if _main_thread() else None
+    drawn = 0
+    next_line_s = 0.0
+    try:
+        while True:
+            snap = session.snapshot()
+            if publisher is not None:
+                publisher.update(snap)
+            done = duration_s is not None and snap.elapsed_s >= duration_s
+            if tty:
+                lines = format_status(snap, duration_s, title)
+                out.write(("\x1b[F\x1b[K" * drawn) + "\n".join(lines) + "\n")
+                drawn = len(lines)
+                out.flush()
+            elif snap.elapsed_s >= next_line_s or done:
+                out.write(" | ".join(format_status(snap, duration_s, title)) + "\n")
+                out.flush()
+                next_line_s += 10.0
+            if done or session.error:
+                break
+            time.sleep(0.5 if tty else 0.1)
+    except KeyboardInterrupt:
+        out.write("\nstopping: storing what was recorded...\n")
+    finally:
+        session.stop()
+        if publisher is not None:
+            publisher.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    snap = session.snapshot()
+    out.write("\n".join(format_summary(snap, str(session.path))) + "\n")
+    if session.error:
+        print(f"rapport-sync: error: {session.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _main_thread() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
