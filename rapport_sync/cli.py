@@ -121,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "prints the port's path first, runs until interrupted.")
     p.add_argument("--seed", type=int, default=0, metavar="N")
     p.add_argument("--script", default="default", metavar="NAME")
+    p.add_argument("--link", metavar="PATH",
+                   help="also make a symbolic link at PATH to the port (a stable name)")
     p.set_defaults(run=_delegate("rapport_sync.sources.sim_serial", "run_sim_serial"))
     return parser
 
