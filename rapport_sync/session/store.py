@@ -214,6 +214,8 @@ class SessionReader:
         self.path = Path(path)
         if not self.path.is_file():
             raise SessionFileError(f"{self.path}: no such session file")
+        if self.path.stat().st_size == 0:
+            raise SessionFileError(f"{self.path} is empty (0 bytes): not a rapport_sync session")
         try:
             # mode=rw (not ro) so SQLite can replay the WAL of a session that crashed.
             mode = "rw" if os.access(self.path, os.W_OK) else "ro"
