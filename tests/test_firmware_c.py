@@ -202,3 +202,58 @@ def test_board_logic_stream_reads_cleanly_with_physiology_intact(belt_host: Path
     assert unplugged[0].belt_connected[0] and unplugged[0].clipping[1]
     infos = [f for f in items if isinstance(f, DeviceInfoFrame)]
     assert len(infos) == 61 and infos[0].seq == 0 and infos[0].board == "host-sim"
+
+
+ARDUINO_STUB = """
+#pragma once
+#include <stdint.h>
+#include <stddef.h>
+#define A0 14
+#define A1 15
+#define A2 16
+#define A3 17
+#define IRAM_ATTR
+#define F_CPU 16000000UL
+#define WGM12 3
+#define CS11 1
+#define CS10 0
+#define OCIE1A 1
+#define ISR(vector) extern "C" void vector(void)
+inline volatile uint8_t TCCR1A, TCCR1B, TIMSK1; inline volatile uint16_t TCNT1, OCR1A;
+typedef struct { int x; } hw_timer_t;
+typedef struct { int x; } portMUX_TYPE;
+#define portMUX_INITIALIZER_UNLOCKED {0}
+inline void portENTER_CRITICAL(portMUX_TYPE *) {}
+inline void portEXIT_CRITICAL(portMUX_TYPE *) {}
+inline void portENTER_CRITICAL_ISR(portMUX_TYPE *) {}
+inline void portEXIT_CRITICAL_ISR(portMUX_TYPE *) {}
+inline hw_timer_t *timerBegin(uint32_t) { static hw_timer_t t; return &t; }
+inline hw_timer_t *timerBegin(uint8_t, uint16_t, bool) { static hw_timer_t t; return &t; }
+inline void timerAttachInterrupt(hw_timer_t *, void (*)(void)) {}
+inline void timerAttachInterrupt(hw_timer_t *, void (*)(void), bool) {}
+inline void timerAlarm(hw_timer_t *, uint64_t, bool, uint64_t) {}
+inline void timerAlarmWrite(hw_timer_t *, uint64_t, bool) {}
+inline void timerAlarmEnable(hw_timer_t *) {}
+inline void noInterrupts() {}
+inline void interrupts() {}
+inline void delay(unsigned long) {}
+inline int analogRead(uint8_t) { return 0; }
+inline void analogReadResolution(int) {}
+struct SerialStub { void begin(unsigned long) {} size_t write(const uint8_t *, size_t n) { return n; } };
+inline SerialStub Serial;
+"""
+
+
+@pytest.mark.parametrize("board", [["-DARDUINO_ARCH_ESP32", "-DESP_ARDUINO_VERSION_MAJOR=3"],
+                                   ["-DARDUINO_ARCH_ESP32", "-DESP_ARDUINO_VERSION_MAJOR=2"],
+                                   ["-DARDUINO_ARCH_AVR"]], ids=["esp32-core3", "esp32-core2", "avr"])
+def test_sketch_compiles_against_a_stub_arduino_core(board: list[str], tmp_path: Path) -> None:
+    """Catches typos and type errors in the sketch; the real cores are not installed here."""
+    if shutil.which("g++") is None:
+        pytest.skip("no g++ on PATH")
+    (tmp_path / "Arduino.h").write_text(ARDUINO_STUB)
+    sketch = C_DIR.parent / "firmware" / "belt_bridge" / "belt_bridge.ino"
+    cmd = ["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", *board, "-I", str(tmp_path),
+           "-I", str(C_DIR), "-x", "c++", "-c", str(sketch), "-o", str(tmp_path / "sketch.o")]
+    result = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
