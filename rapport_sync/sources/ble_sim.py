@@ -51,6 +51,7 @@ from ..protocol.pmd import (
     parse_request,
 )
 from ..protocol.pmd_data import H10_UNSET_CLOCK_NS, encode_acc, encode_ecg
+from .ble import BleSource
 
 __all__ = [
     "DyadStrapContent",
@@ -205,6 +206,7 @@ class SimulatedStrap:
         self._faults = sorted(script.disconnect_at_s)
         self._malformed = sorted(script.malformed_at_s)
         self.sent: dict[str, int] = {"hr": 0, "acc": 0, "ecg": 0, "bad": 0}
+        self._changed = asyncio.Event()
 
     # ---- clocks ------------------------------------------------------------------------
 
@@ -216,9 +218,18 @@ class SimulatedStrap:
         local = (t_s + self.script.uptime_s) * (1.0 + self.script.drift_ppm * 1e-6)
         return H10_UNSET_CLOCK_NS + round(local * 1e9)
 
-    async def _until(self, t_s: float) -> None:
+    async def _until_or_changed(self, t_s: float) -> bool:
+        """Sleep until ``t_s`` plus a radio delay; False if the streams changed first."""
         delay = self.rng.gamma(2.0, self.script.radio_delay_s / 2.0)
-        await self.sleeper.sleep_until_ns(self.start_ns + int((t_s + delay) * 1e9))
+        self._changed.clear()
+        sleep = asyncio.ensure_future(
+            self.sleeper.sleep_until_ns(self.start_ns + int((t_s + delay) * 1e9))
+        )
+        changed = asyncio.ensure_future(self._changed.wait())
+        done, _ = await asyncio.wait((sleep, changed), return_when=asyncio.FIRST_COMPLETED)
+        for task in (sleep, changed):
+            task.cancel()
+        return sleep in done
 
     # ---- link --------------------------------------------------------------------------
 
@@ -270,6 +281,7 @@ class SimulatedStrap:
         if op == Opcode.STOP_MEASUREMENT:
             if self.running.pop(kind, None) is None:
                 return answer(Status.ALREADY_IN_STATE)
+            self._changed.set()
             return answer(Status.SUCCESS)
         if op == Opcode.REQUEST_MEASUREMENT_START:
             if kind in self.running:
@@ -279,6 +291,7 @@ class SimulatedStrap:
             if rate not in allowed:
                 return answer(Status.INVALID_SAMPLE_RATE)
             self.running[kind] = rate
+            self._changed.set()
             return answer(Status.SUCCESS, b"\x01" if kind == MeasurementType.ACC else b"\x00")
         return answer(Status.INVALID_OP_CODE)
 
@@ -312,7 +325,8 @@ class SimulatedStrap:
             if self._malformed:
                 due.append((self._malformed[0], "bad"))
             t_next, what = min(due)
-            await self._until(t_next)
+            if not await self._until_or_changed(t_next):
+                continue  # a stream was started or stopped: plan again
             if not (client.is_connected and self.client is client):
                 return
             if what == "drop":
@@ -538,6 +552,14 @@ class _PersonView:
         return allb[sel, 0], allb[sel, 1]
 
 
+class SimulatedBleSource(BleSource):
+    """The real :class:`BleSource` talking to simulated straps (``air``: address → strap)."""
+
+    def __init__(self, air: Mapping[str, SimulatedStrap], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.air = dict(air)
+
+
 def parse_ble_sim_options(target: str) -> dict[str, str]:
     """``hr-only``, ``hr-only=b``, ``already-running``, ``disconnect=a@20``, ``seed=3`` …"""
     options: dict[str, str] = {}
@@ -584,13 +606,13 @@ def open_ble_sim(
     persons: Mapping[str | None, str],
     clock: Any,
     content: Callable[[str], StrapContent] | None = None,
-) -> Any:
+) -> SimulatedBleSource:
     """Backend ``ble-sim``: one simulated Polar H10 per person, through the real BLE source.
 
     ``content(person)`` supplies each wearer's chest and heart (default: the two-person
     simulator with ``seed``).
     """
-    from .ble import BleSource, ClockSleeper, ReconnectPolicy, StrapConfig
+    from .ble import ClockSleeper, ReconnectPolicy, StrapConfig
 
     opts = parse_ble_sim_options(target)
     people = sorted(set(persons.values())) or ["a", "b"]
@@ -601,7 +623,11 @@ def open_ble_sim(
     except ValueError as exc:
         raise ConfigError(f"bad ble-sim option: {exc}") from None
     if content is None:
-        dyad = DyadStrapContent(rate, seed)
+        from .sim import SCRIPTS
+
+        if opts.get("script", "default") not in SCRIPTS:
+            raise ConfigError(f"unknown script {opts['script']!r}; one of {', '.join(SCRIPTS)}")
+        dyad = DyadStrapContent(rate, seed, SCRIPTS[opts.get("script", "default")])
         content = dyad.person
     sleeper = ClockSleeper(clock)
     start_ns = clock.now_ns()
@@ -630,7 +656,8 @@ def open_ble_sim(
     async def find(name: str, timeout_s: float) -> str | None:
         return names.get(name.lower())
 
-    return BleSource(
+    return SimulatedBleSource(
+        air,
         configs,
         clock,
         client_factory=lambda dev, cb: FakeBleakClient(dev, cb, air=air),
