@@ -1,5 +1,5 @@
 # Two commands on a fresh machine with Python 3.11:  make demo  ·  make test
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -12,15 +12,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Ten simulated minutes at ten times real time: independent, coupled, independent again.
+DEMO_ARGS ?= --duration 600 --speed 10
+
 demo: $(STAMP)
-	$(BIN)/rapport-sync demo $(ARGS)
+	$(BIN)/rapport-sync demo $(DEMO_ARGS)
 
 test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q $(ARGS)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q $(TEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python -m benchmarks $(ARGS)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -97,9 +97,11 @@ class RingBuffer:
         self._n = 0  # rows written in total
 
     def extend(self, time_s: np.ndarray, *columns: np.ndarray) -> None:
-        rows = np.column_stack((time_s, *columns))[-self.capacity:]
+        rows = np.column_stack((time_s, *columns))
+        skipped = max(0, len(rows) - self.capacity)  # older than the buffer holds
+        rows = rows[skipped:]
         m = len(rows)
-        start = self._n % self.capacity
+        start = (self._n + skipped) % self.capacity
         first = min(m, self.capacity - start)
         self._data[start:start + first] = rows[:first]
         self._data[: m - first] = rows[first:]

@@ -114,14 +114,14 @@ class VirtualBeltBoard:
 
 
 def parse_sim_options(target: str) -> dict[str, str]:
-    """``seed=3,script=coupled,fs=50`` → dict; a bare word is taken as the script."""
+    """``seed=3,script=coupled,fs=50,duration=600`` → dict; a bare word is the script."""
     options: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in target.split(","))):
         key, sep, value = part.partition("=")
         if not sep:
             key, value = "script", key
-        if key not in {"seed", "script", "fs"}:
-            raise ConfigError(f"unknown simulator option {key!r} (seed=, script=, fs=)")
+        if key not in {"seed", "script", "fs", "duration"}:
+            raise ConfigError(f"unknown simulator option {key!r} (seed=, script=, fs=, duration=)")
         options[key] = value
     script = options.get("script", "default")
     if script not in SCRIPTS:
@@ -176,4 +176,5 @@ def open_sim(target: str, persons: Mapping[str | None, str], clock: Clock) -> Si
         channels[index] = person
     board = VirtualBeltBoard(seed=seed, fs=float(options.get("fs", 50.0)),
                              script=SCRIPTS[options.get("script", "default")])
-    return SimSource(board, channels, clock, seed=seed)
+    duration = float(options["duration"]) if "duration" in options else None
+    return SimSource(board, channels, clock, seed=seed, duration_s=duration)

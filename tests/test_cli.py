@@ -1,0 +1,144 @@
+"""The command line as a user meets it: help, bad arguments, bad files, the README demo,
+Ctrl-C and SIGKILL during a recording."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+COMMANDS = ["demo", "record", "info", "scan", "analyze", "export", "report", "sim-serial"]
+ENV = {**os.environ, "QT_QPA_PLATFORM": "", "DISPLAY": "", "WAYLAND_DISPLAY": ""}
+
+
+def cli(*args, timeout=120, env=None):
+    return subprocess.run([sys.executable, "-m", "rapport_sync", *args], capture_output=True,
+                          text=True, timeout=timeout, env=env or ENV, cwd=REPO)
+
+
+def test_help_lists_every_command():
+    out = cli("--help")
+    assert out.returncode == 0
+    for name in COMMANDS:
+        assert name in out.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_command_has_help(command):
+    out = cli(command, "--help")
+    assert out.returncode == 0 and "usage: rapport-sync " + command in out.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["demo", "--speed", "-3"], "must be greater than 0"),
+    (["demo", "--duration", "abc"], "is not a number"),
+    (["record", "--a", "sim"], "the following arguments are required: --b"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_wrong_arguments_exit_2_with_the_reason(args, message):
+    out = cli(*args)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_unknown_source_is_one_clear_line(tmp_path):
+    out = cli("record", "--a", "bluetooth:xyz", "--b", "sim", "--headless",
+              "--out", str(tmp_path / "x.rapport"))
+    assert out.returncode == 1
+    assert out.stderr.count("\n") == 1 and "unknown source 'bluetooth:xyz'" in out.stderr
+
+
+@pytest.mark.parametrize("content", [b"\x00garbage" * 500, b"", b"SQLite format 3\x00" + b"\xff" * 80])
+def test_info_on_a_garbage_file_is_one_line(tmp_path, content):
+    path = tmp_path / "garbage.rapport"
+    path.write_bytes(content)
+    out = cli("info", str(path))
+    assert out.returncode == 1 and out.stderr.startswith("rapport-sync: error: ")
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    debug = cli("--debug", "info", str(path))
+    assert "Traceback" in debug.stderr
+
+
+def test_readme_demo_runs_headless_for_simulated_minutes(tmp_path):
+    """`make demo` as the README gives it, headless and faster, for three simulated minutes."""
+    out_file = tmp_path / "demo.rapport"
+    readme = (REPO / "README.md").read_text()
+    assert "make demo" in readme and "make test" in readme
+    args = f"--headless --duration 180 --speed 60 --out {out_file}"
+    run = subprocess.run(["make", "-s", "demo", f"DEMO_ARGS={args}", f"PYTHON={sys.executable}"],
+                         capture_output=True, text=True, timeout=300, env=ENV, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    assert "session saved to " + str(out_file) in run.stdout
+    assert "synchrony: mean locking" in run.stdout
+    info = cli("info", str(out_file))
+    assert info.returncode == 0 and "ended cleanly" in info.stdout
+    assert "A breathing (belt)" in info.stdout and "B heartbeats" in info.stdout
+    # 3 simulated minutes at 50 Hz: 9000 samples per belt
+    line = next(l for l in info.stdout.splitlines() if "A breathing (belt)" in l)
+    assert abs(int(line.split()[3]) - 9000) <= 60
+
+
+def chunks_in(path: Path) -> int:
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        try:
+            return con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
+def start_demo(path: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "rapport_sync", "demo", "--headless",
+                             "--speed", "20", "--out", str(path)], cwd=REPO, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_chunks(path: Path, n: int, proc: subprocess.Popen, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = chunks_in(path) if path.exists() else 0
+        if got >= n:
+            return got
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.2)
+    raise AssertionError(f"fewer than {n} chunks stored in {timeout} s")
+
+
+def test_sigkill_loses_at_most_the_last_commit(tmp_path):
+    path = tmp_path / "killed.rapport"
+    proc = start_demo(path)
+    try:
+        seen = wait_for_chunks(path, 300, proc)
+        time.sleep(1.5)  # more than the commit interval: what is seen now must survive
+        seen = chunks_in(path)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    assert proc.returncode == -signal.SIGKILL
+    info = cli("info", str(path))
+    assert info.returncode == 0, info.stderr
+    assert "NOT closed cleanly" in info.stdout
+    assert chunks_in(path) >= seen
+    line = next(l for l in info.stdout.splitlines() if l.strip().startswith("sim-belt"))
+    assert int(line.split(";")[-1].split()[0]) >= seen
+
+
+def test_ctrl_c_ends_the_session_cleanly(tmp_path):
+    path = tmp_path / "interrupted.rapport"
+    proc = start_demo(path)
+    wait_for_chunks(path, 200, proc)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "session saved to" in stdout
+    info = cli("info", str(path))
+    assert "ended cleanly" in info.stdout

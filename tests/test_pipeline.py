@@ -1,0 +1,69 @@
+"""Grid resampling and ring buffers of the session pipeline."""
+
+import numpy as np
+import pytest
+
+from rapport_sync.session.pipeline import GridResampler, RingBuffer
+
+
+def test_resampler_is_causal_and_exact_on_lines():
+    r = GridResampler(fs=25.0)
+    t = np.arange(0.013, 4.0, 1 / 64)  # 64 Hz samples, not on the grid
+    got_t, got_v = [], []
+    for lo in range(0, len(t), 7):  # arbitrary chunks
+        first, v = r.push(t[lo:lo + 7], 3.0 * t[lo:lo + 7] + 1.0)
+        assert first / 25.0 >= (t[lo - 1] if lo else 0.0) - 1e-9 or len(v) == 0
+        got_t.append((first + np.arange(len(v))) / 25.0)
+        got_v.append(v)
+        # nothing is produced past the newest sample
+        if len(v):
+            assert got_t[-1][-1] <= t[min(lo + 6, len(t) - 1)] + 1e-9
+    tt, vv = np.concatenate(got_t), np.concatenate(got_v)
+    assert np.allclose(np.diff(tt), 0.04)
+    assert np.allclose(vv, 3.0 * tt + 1.0)
+
+
+def test_gaps_stay_gaps():
+    r = GridResampler(fs=25.0, max_gap_s=0.5)
+    first, v = r.push(np.array([0.0, 0.04, 0.08, 2.0, 2.04]), np.ones(5))
+    t = (first + np.arange(len(v))) / 25.0
+    inside = (t > 0.08 + 1e-9) & (t < 2.0 - 1e-9)
+    assert np.all(np.isnan(v[inside])) and np.all(v[~inside] == 1.0)
+
+
+def test_three_axis_values_and_out_of_order_samples():
+    r = GridResampler(fs=10.0)
+    t = np.array([0.0, 0.1, 0.2, 0.15, 0.3])
+    v = np.column_stack([t, 2 * t, -t])
+    first, out = r.push(t, v)
+    assert out.shape[1] == 3
+    assert first == 0 and np.allclose(out[:, 0], [0.0, 0.1, 0.2, 0.3][: len(out)])
+
+
+def test_pad_skips_ticks():
+    r = GridResampler(fs=10.0)
+    r.push(np.array([0.0, 0.5]), np.zeros(2))
+    assert r.next_tick == 6
+    assert r.pad_to(20) == 14 and r.next_tick == 20
+    first, out = r.push(np.array([2.5]), np.ones(1))
+    assert first == 20 and len(out) == 6
+
+
+def test_ring_buffer_keeps_the_newest_rows_in_order():
+    ring = RingBuffer(capacity=10, n_columns=1)
+    for lo in range(0, 35, 4):
+        t = np.arange(lo, lo + 4, dtype=float)
+        ring.extend(t, t * 2)
+    view = ring.view()
+    assert len(ring) == 10
+    assert np.array_equal(view[:, 0], np.arange(26, 36))
+    assert np.array_equal(view[:, 1], 2 * np.arange(26, 36))
+
+
+def test_ring_buffer_chunk_larger_than_capacity():
+    ring = RingBuffer(capacity=5, n_columns=1)
+    t = np.arange(12, dtype=float)
+    ring.extend(t, t)
+    assert np.array_equal(ring.view()[:, 0], np.arange(7, 12))
+    with pytest.raises(ValueError):
+        ring.extend(np.arange(3.0), np.arange(4.0))

@@ -1,0 +1,59 @@
+"""A whole session on the simulator: stored, analysed live, replayed to the same numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import run_sim_session
+from rapport_sync.session.replay import replay_session
+from rapport_sync.session.store import SessionReader
+
+
+def test_everything_is_stored_and_closed_cleanly(sim_session):
+    with SessionReader(sim_session.path) as r:
+        assert r.ended_cleanly
+        stats = r.chunk_stats()
+        n, size, first, last = stats["sim-belt"]
+        assert n == pytest.approx(300 / 0.1, rel=0.01)  # one chunk per 100 ms frame
+        assert (last - first) / 1e9 == pytest.approx(300, abs=0.5)
+        assert [m.label for m in r.markers()] == ["start"]
+        assert r.meta["participants"]["a"] == {"label": "Ann", "id": "sub-01"}
+
+
+def test_live_rates_match_the_simulated_people(sim_session):
+    snap = sim_session.snapshot()
+    a, b = snap.people["a"].breath, snap.people["b"].breath
+    assert a.rate_bpm == pytest.approx(15.0, abs=2.0)
+    assert b.rate_bpm == pytest.approx(12.5, abs=2.0)
+    assert snap.people["a"].heart.hr_bpm == pytest.approx(68, abs=6)
+    assert snap.people["b"].heart.hr_bpm == pytest.approx(74, abs=6)
+    assert sim_session.processing_errors == 0
+
+
+def test_replay_gives_the_live_numbers(sim_session):
+    replay = replay_session(sim_session.path)
+    live = sim_session.pipeline.sync_history
+    assert len(replay.sync_history) == len(live) > 100
+    got = np.array([(s.plv, s.alignment, s.lag_s) for s in replay.sync_history])
+    want = np.array([(s.plv, s.alignment, s.lag_s) for s in live])
+    assert np.allclose(got, want, equal_nan=True)
+    a = replay.people["a"]
+    assert len(a.grid_time_s) == len(a.phase) and np.all(np.diff(a.grid_time_s) > 0)
+    assert replay.ended_cleanly and replay.duration_s == pytest.approx(300, abs=1)
+
+
+def test_coupled_breathing_is_found_with_its_leader(tmp_path):
+    session = run_sim_session(tmp_path / "c.rapport", duration_s=240, seed=2, script="coupled")
+    late = [s for s in session.pipeline.sync_history if s.time_s > 150]
+    assert np.median([s.lag_plv for s in late]) > 0.8
+    assert np.median([s.lag_s for s in late]) == pytest.approx(1.6, abs=0.8)  # A leads
+    assert sum(s.leader == "a" for s in late) > 0.8 * len(late)
+
+
+def test_independent_breathing_stays_near_chance(tmp_path):
+    session = run_sim_session(tmp_path / "i.rapport", duration_s=300, seed=3,
+                              script="independent")
+    late = [s for s in session.pipeline.sync_history if s.time_s > 90]
+    above = np.mean([s.plv > s.chance_plv95 for s in late])
+    assert above < 0.25
