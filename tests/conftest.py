@@ -1,6 +1,14 @@
-"""Shared pytest options."""
+"""Shared pytest options and fixtures: simulated sessions through the real pipeline,
+the real recordings, and the opt-in hardware option."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def pytest_addoption(parser):  # type: ignore[no-untyped-def]
@@ -11,3 +19,33 @@ def pytest_addoption(parser):  # type: ignore[no-untyped-def]
         metavar="ADDRESS",
         help="run the BLE hardware tests against this strap (address or name; repeat for two)",
     )
+
+
+def data_dir() -> Path:
+    """Real recordings (RAPPORT_SYNC_DATA, default ../shared/data beside the repository)."""
+    return Path(os.environ.get("RAPPORT_SYNC_DATA", REPO.parent / "shared" / "data"))
+
+
+def run_sim_session(path: Path, duration_s: float = 120.0, seed: int = 1,
+                    script: str = "default", window_s: float = 60.0, markers=()):
+    """A whole session of two simulated people on a virtual clock (as fast as the CPU)."""
+    from rapport_sync.session.live import LiveSession
+    from rapport_sync.sources.base import SourceSpec, VirtualClock
+
+    spec = SourceSpec.parse(f"sim:seed={seed},script={script},duration={duration_s}")
+    session = LiveSession({"a": spec, "b": spec}, path, {"a": "Ann", "b": "Ben"},
+                          clock=VirtualClock(start_ns=5 * 10**12), window_s=window_s)
+    session.start()
+    for label in markers:
+        session.add_marker(label)
+    for source in session.sources:
+        source._thread.join(120)  # the simulated board stops after duration_s
+    session.stop()
+    return session
+
+
+@pytest.fixture(scope="session")
+def sim_session(tmp_path_factory):
+    """Five simulated minutes of the default script, stored and closed."""
+    path = tmp_path_factory.mktemp("sessions") / "five-minutes.rapport"
+    return run_sim_session(path, duration_s=300.0, seed=1, markers=("start",))
