@@ -3,9 +3,9 @@
  * sampled by one hardware timer and streamed over USB serial as belt protocol v1 frames
  * (firmware_bridge/PROTOCOL.md).
  *
- * Boards: ESP32 (Arduino core 2.x or 3.x; e.g. ESP32 DevKitC, ESP32-S3 DevKitC) and
- * ATmega328P / ATmega32U4 (Arduino Uno, Nano, Leonardo, Micro). Other boards stop the
- * build with #error rather than run with an untested timer.
+ * Boards: classic ESP32 (Arduino core 2.x or 3.x, e.g. ESP32-DevKitC; not S2/S3/C3/C6,
+ * whose ADC pins differ) and ATmega328P / ATmega32U4 (Arduino Uno, Nano, Leonardo,
+ * Micro). Other boards stop the build with #error rather than run with untested pins.
  *
  * Build: the framing code lives in ../../c (plain C, tested on the host). With
  * arduino-cli:
@@ -30,7 +30,10 @@
 #define FW_MINOR 0
 #define FW_PATCH 0
 
-#if defined(ARDUINO_ARCH_ESP32)
+#if defined(CONFIG_IDF_TARGET_ESP32S2) || defined(CONFIG_IDF_TARGET_ESP32S3) || \
+    defined(CONFIG_IDF_TARGET_ESP32C3) || defined(CONFIG_IDF_TARGET_ESP32C6)
+#error "belt_bridge's ESP32 pins are those of the classic ESP32; set BELT_PINS for this chip"
+#elif defined(ARDUINO_ARCH_ESP32)
 /* ADC1 pins only: ADC2 is unusable while Wi-Fi runs. GPIO36 = VP, GPIO39 = VN. */
 static const uint8_t BELT_PINS[N_BELTS] = {36, 39};
 static const uint8_t PULSE_PINS[N_BELTS] = {34, 35};
