@@ -26,15 +26,26 @@ def data_dir() -> Path:
     return Path(os.environ.get("RAPPORT_SYNC_DATA", REPO.parent / "shared" / "data"))
 
 
-def run_sim_session(path: Path, duration_s: float = 120.0, seed: int = 1,
-                    script: str = "default", window_s: float = 60.0, markers=()):
+def run_sim_session(
+    path: Path,
+    duration_s: float = 120.0,
+    seed: int = 1,
+    script: str = "default",
+    window_s: float = 60.0,
+    markers=(),
+):
     """A whole session of two simulated people on a virtual clock (as fast as the CPU)."""
     from rapport_sync.session.live import LiveSession
     from rapport_sync.sources.base import SourceSpec, VirtualClock
 
     spec = SourceSpec.parse(f"sim:seed={seed},script={script},duration={duration_s}")
-    session = LiveSession({"a": spec, "b": spec}, path, {"a": "Ann", "b": "Ben"},
-                          clock=VirtualClock(start_ns=5 * 10**12), window_s=window_s)
+    session = LiveSession(
+        {"a": spec, "b": spec},
+        path,
+        {"a": "Ann", "b": "Ben"},
+        clock=VirtualClock(start_ns=5 * 10**12),
+        window_s=window_s,
+    )
     session.start()
     for label in markers:
         session.add_marker(label)
