@@ -8,7 +8,6 @@ Python encoder must decode in C and the other way round; and the firmware's boar
 
 from __future__ import annotations
 
-import json
 import random
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from belt_host_build import C_DIR, STRICT_FLAGS, build_belt_host, find_cc
+from belt_vectors import VECTORS, frame_from_fields
 
 from rapport_sync.protocol.belt import (
     BeatFrame,
@@ -27,9 +27,6 @@ from rapport_sync.protocol.belt import (
     encode_frame,
 )
 
-VECTORS = json.loads(
-    (Path(__file__).resolve().parents[1] / "firmware_bridge/test_vectors/belt_v1.json").read_text()
-)
 C_ERRORS = {"cobs": -2, "length": -3, "crc": -4, "version": -5, "type": -6, "field": -7}
 
 
@@ -63,21 +60,6 @@ def c_line(frame: SamplesFrame | DeviceInfoFrame | StatusFrame | BeatFrame) -> s
         return (f"status {frame.seq} {frame.device_time_us} {len(frame.belt_connected)} "
                 f"{mask(frame.belt_connected)} {mask(frame.clipping)}")
     return f"beat {frame.seq} {frame.device_time_us} {frame.channel} {frame.ibi_us}"
-
-
-def frame_from_fields(fields: dict) -> SamplesFrame | DeviceInfoFrame | StatusFrame | BeatFrame:
-    f = dict(fields)
-    kind = f.pop("type")
-    if kind == "samples":
-        return SamplesFrame(f["seq"], f["device_time_us"], f["sample_rate_mhz"],
-                            tuple(tuple(r) for r in f["samples"]))
-    if kind == "device_info":
-        return DeviceInfoFrame(f["seq"], tuple(f["firmware_version"]), f["n_channels"],
-                               f["adc_bits"], f["sample_rate_mhz"], f["board"])
-    if kind == "status":
-        return StatusFrame(f["seq"], f["device_time_us"], tuple(f["belt_connected"]),
-                           tuple(f["clipping"]))
-    return BeatFrame(**f)
 
 
 def test_framing_code_compiles_cleanly_as_c_and_cpp(tmp_path: Path) -> None:

@@ -8,10 +8,8 @@ frames, gaps and corrupt-block reports, never an exception.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
+from belt_vectors import REPO, VECTORS, frame_from_fields
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,29 +28,10 @@ from rapport_sync.protocol.belt import (
 )
 from rapport_sync.protocol.cobs import cobs_decode, cobs_encode
 
-VECTORS = json.loads(
-    (Path(__file__).resolve().parents[1] / "firmware_bridge/test_vectors/belt_v1.json").read_text()
-)
 FRAMES = {v["name"]: v for v in VECTORS["frames"]}
 ERROR_WORDS = {"crc": ("CRC",), "version": ("version",), "type": ("type",),
                "length": ("length", "short", "long"), "cobs": ("COBS",),
                "field": ("rate", "channels")}
-
-
-def as_frame(fields: dict) -> SamplesFrame | DeviceInfoFrame | StatusFrame | BeatFrame:
-    f = dict(fields)
-    kind = f.pop("type")
-    if kind == "samples":
-        return SamplesFrame(f["seq"], f["device_time_us"], f["sample_rate_mhz"],
-                            tuple(tuple(r) for r in f["samples"]))
-    if kind == "device_info":
-        return DeviceInfoFrame(f["seq"], tuple(f["firmware_version"]), f["n_channels"],
-                               f["adc_bits"], f["sample_rate_mhz"], f["board"])
-    if kind == "status":
-        return StatusFrame(f["seq"], f["device_time_us"], tuple(f["belt_connected"]),
-                           tuple(f["clipping"]))
-    assert kind == "beat"
-    return BeatFrame(**f)
 
 
 def wire(name: str) -> bytes:
@@ -66,14 +45,14 @@ def frames_only(items: list) -> list:
 @pytest.mark.parametrize("name", list(FRAMES))
 def test_vector_encodes_to_its_wire_bytes(name: str) -> None:
     vector = FRAMES[name]
-    frame = as_frame(vector["fields"])
+    frame = frame_from_fields(vector["fields"])
     assert encode_frame(frame) == wire(name)
     assert cobs_decode(wire(name)[:-1]) == bytes.fromhex(vector["frame"])
 
 
 @pytest.mark.parametrize("name", list(FRAMES))
 def test_vector_decodes_whole_byte_by_byte_and_with_trailing_bytes(name: str) -> None:
-    expected = as_frame(FRAMES[name]["fields"])
+    expected = frame_from_fields(FRAMES[name]["fields"])
     data = wire(name)
     assert decode_frame(data[:-1]) == expected
     assert FrameDecoder().feed(data) == [expected]
@@ -85,11 +64,11 @@ def test_vector_decodes_whole_byte_by_byte_and_with_trailing_bytes(name: str) ->
     decoder = FrameDecoder()
     following = wire("beat_first")
     assert decoder.feed(data + following[:7]) == [expected]  # the next frame's first bytes
-    assert frames_only(decoder.feed(following[7:])) == [as_frame(FRAMES["beat_first"]["fields"])]
+    assert frames_only(decoder.feed(following[7:])) == [frame_from_fields(FRAMES["beat_first"]["fields"])]
 
 
 def test_worked_examples_in_protocol_md_match_the_vectors() -> None:
-    text = (Path(__file__).resolve().parents[1] / "firmware_bridge/PROTOCOL.md").read_text()
+    text = (REPO / "firmware_bridge/PROTOCOL.md").read_text()
     documented = [line.split(None, 1)[1].split("crc=")[0].strip()
                   for line in text.splitlines() if line.startswith("wire ")]
     examples = [n for n in FRAMES if n.endswith("_example")]
@@ -118,7 +97,7 @@ def test_resync_after_garbage_gives_exactly_the_good_frame() -> None:
     decoder = FrameDecoder()
     garbage = bytes([0x37, 0x99, 0x04, 0x01, 0xFE]) + wire("samples_example")[3:12]
     out = decoder.feed(garbage + b"\x00" + wire("status_example"))
-    assert frames_only(out) == [as_frame(FRAMES["status_example"]["fields"])]
+    assert frames_only(out) == [frame_from_fields(FRAMES["status_example"]["fields"])]
     assert decoder.stats.frames == 1 and decoder.stats.bytes_skipped > 0
     assert decoder.stats.crc_errors == 0  # bytes before the first frame are "joined late"
 
@@ -145,7 +124,7 @@ def test_dropped_byte_loses_one_frame_only() -> None:
 
 
 def test_sequence_wrap_is_not_a_gap_and_a_board_reset_is_not_either() -> None:
-    info = as_frame(FRAMES["device_info_example"]["fields"])  # seq 0
+    info = frame_from_fields(FRAMES["device_info_example"]["fields"])  # seq 0
     frames = [BeatFrame(65534, 1, 0, 0), BeatFrame(65535, 2, 0, 0), BeatFrame(0, 3, 0, 0),
               BeatFrame(1, 4, 0, 0), info, BeatFrame(1, 5, 0, 0)]
     out = FrameDecoder().feed(b"".join(encode_frame(f) for f in frames))
@@ -157,7 +136,7 @@ def test_missing_delimiter_noise_is_bounded() -> None:
     out = decoder.feed(b"\x5a" * 5000)
     assert all(isinstance(x, CorruptFrame) for x in out) and out
     assert frames_only(decoder.feed(b"\x00" + wire("beat_example"))) == [
-        as_frame(FRAMES["beat_example"]["fields"])]
+        frame_from_fields(FRAMES["beat_example"]["fields"])]
 
 
 def test_encoder_refuses_frames_the_wire_cannot_carry() -> None:
@@ -179,7 +158,7 @@ def test_arbitrary_bytes_give_frames_or_reports_never_an_exception(data: bytes, 
     kinds = (SamplesFrame, DeviceInfoFrame, StatusFrame, BeatFrame, SequenceGap, CorruptFrame)
     assert all(isinstance(x, kinds) for x in out)
     # and afterwards a good frame still comes through
-    good = as_frame(FRAMES["status_example"]["fields"])
+    good = frame_from_fields(FRAMES["status_example"]["fields"])
     assert good in decoder.feed(b"\x00" + encode_frame(good))
 
 
