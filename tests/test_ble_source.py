@@ -84,7 +84,8 @@ def test_two_straps_stream_acc_and_beats(faulty_session):
         t = np.concatenate([a.time_s for a in acc])
         assert np.all(np.diff(t) > 0)
         beats = np.concatenate([b.time_s for b in of(decoded[person], HeartBeats)])
-        assert 45 < len(beats) < 100  # 60-80 bpm for a minute, minus a's outage
+        beats = beats[beats < 55]  # virtual time runs on until stop() takes effect
+        assert 40 < len(beats) < 80  # 60-80 bpm for 55 s, minus a's outage
     assert {d.details["hr_only"] for d in source.devices} == {False}
 
 
