@@ -290,3 +290,5 @@ def test_options_and_addresses():
             ble.open_ble(bad, {None: "a"}, VirtualClock())
     with pytest.raises(ConfigError):
         open_ble_sim("teleport", PERSONS, VirtualClock())
+    demo = open_ble_sim("seed=0,script=default", PERSONS, VirtualClock())  # what demo passes
+    assert [d.persons[0] for d in demo.devices] == ["a", "b"]

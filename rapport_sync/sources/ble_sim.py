@@ -576,6 +576,7 @@ def parse_ble_sim_options(target: str) -> dict[str, str]:
         "seed",
         "acc",
         "ecg",
+        "script",
     }
     unknown = sorted(set(options) - known)
     if unknown:
