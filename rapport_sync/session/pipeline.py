@@ -74,7 +74,7 @@ class GridResampler:
         if v.ndim == 2:
             w = w[:, None]
         out = v[j] * (1.0 - w) + v[k] * w
-        bad = (span > self.max_gap_s) | (ticks < t[0] - 1e-9)
+        bad = ((span > self.max_gap_s) & (ticks > t[j] + 1e-9)) | (ticks < t[0] - 1e-9)
         out[bad] = np.nan
         return out
 

@@ -636,14 +636,6 @@ async def discover(timeout_s: float) -> dict[str, tuple[Any, Any]]:
         raise SourceError(f"no Bluetooth adapter available ({exc or type(exc).__name__})") from exc
 
 
-def add_scan_arguments(parser: Any) -> None:
-    """Options of ``rapport-sync scan``."""
-    parser.add_argument(
-        "--timeout", type=float, default=5.0, metavar="S", help="how long to listen (default 5 s)"
-    )
-    parser.add_argument("--all", action="store_true", help="also list devices that are not straps")
-
-
 def run_scan(args: Any) -> int:
     """``rapport-sync scan``: list nearby straps; SourceError (one line) without an adapter."""
     rows = scan_results(asyncio.run(discover(float(getattr(args, "timeout", 5.0)))))

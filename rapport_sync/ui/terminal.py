@@ -61,16 +61,23 @@ def format_status(snap: SessionSnapshot, duration_s: float | None, title: str) -
     s = snap.sync
     if s is None:
         lines.append("synchrony  (collecting the first window)")
+    elif not math.isfinite(s.plv):
+        lines.append("synchrony  (no valid breathing phase from both people in this window)")
     else:
-        above = s.plv > s.chance_plv95 if math.isfinite(s.chance_plv95) else False
         lead = ("nobody leads" if s.leader == "none"
                 else f"{s.leader.upper()} leads by {abs(s.lag_s):.1f} s")
         lines.append(f"synchrony  locking {s.plv:.2f} (chance {_num(s.chance_plv95, '.2f')})  "
-                     f"alignment {s.alignment:+.2f}  {lead}  "
-                     f"{'ABOVE CHANCE' if above else 'at chance level'}")
+                     f"alignment {_num(s.alignment, '+.2f')}  {lead}  {_verdict(s)}")
     if snap.error:
         lines.append(f"error: {snap.error}")
     return lines
+
+
+def _verdict(s: object) -> str:
+    plv, chance = getattr(s, "plv", math.nan), getattr(s, "chance_plv95", math.nan)
+    if not (math.isfinite(plv) and math.isfinite(chance)):
+        return "(chance level not known yet)"
+    return "ABOVE CHANCE" if plv > chance else "at chance level"
 
 
 def format_summary(snap: SessionSnapshot, path: str) -> list[str]:
@@ -81,11 +88,14 @@ def format_summary(snap: SessionSnapshot, path: str) -> list[str]:
         breaths = p.breath.n_breaths if p.breath else 0
         lines.append(f"  {p.label}: {breaths} breaths, last rate {_num(rate, '.1f', ' /min')}, "
                      f"heart {_num(p.heart.hr_bpm, '.0f', ' bpm')}")
-    if hist:
-        above = sum(1 for s in hist if math.isfinite(s.chance_plv95) and s.plv > s.chance_plv95)
-        mean_plv = sum(s.plv for s in hist) / len(hist)
+    judged = [s for s in hist if math.isfinite(s.plv) and math.isfinite(s.chance_plv95)]
+    if judged:
+        above = sum(1 for s in judged if s.plv > s.chance_plv95)
+        mean_plv = sum(s.plv for s in judged) / len(judged)
         lines.append(f"  synchrony: mean locking {mean_plv:.2f}; above chance in "
-                     f"{above}/{len(hist)} windows ({100 * above / len(hist):.0f}%)")
+                     f"{above}/{len(judged)} windows ({100 * above / len(judged):.0f}%)")
+    elif hist:
+        lines.append("  synchrony: no window had valid breathing from both people")
     if snap.markers:
         lines.append(f"  markers: {len(snap.markers)}")
     lines.append(f"session saved to {path}")
@@ -123,7 +133,11 @@ def run_terminal_view(session: LiveSession, duration_s: float | None = None,
                 next_line_s += 10.0
             if done or session.error:
                 break
-            time.sleep(0.5 if tty else 0.1)
+            pause = 0.5 if tty else 0.1
+            if duration_s is not None:  # do not overshoot the end at high --speed
+                speed = getattr(session.clock, "speed", 1.0)
+                pause = min(pause, max(0.005, (duration_s - snap.elapsed_s) / speed))
+            time.sleep(pause)
     except KeyboardInterrupt:
         out.write("\nstopping: storing what was recorded...\n")
     finally:
