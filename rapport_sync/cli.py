@@ -141,6 +141,8 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.script not in SCRIPTS:
         raise ConfigError(f"unknown script {args.script!r}; one of {', '.join(SCRIPTS)}")
     target = f"seed={args.seed},script={args.script}"
+    if args.duration and args.source == "sim":  # the board stops exactly at the end
+        target += f",duration={args.duration}"
     specs = {p: SourceSpec.parse(f"{args.source}:{target}") for p in ("a", "b")}
     return _run_session(args, specs, mode="demo", speed=args.speed,
                         config={"seed": args.seed, "script": args.script, "speed": args.speed})

@@ -27,7 +27,7 @@ from ..dsp.heart import HeartState
 from ..dsp.sync import SyncState
 from ..errors import ConfigError, RapportSyncError, StoreError
 from ..samples import Chunk, DeviceEvent, DeviceEventKind, SignalKind
-from ..sources.base import Clock, DeviceInfo, MonotonicClock, Source, SourceSpec, open_source
+from ..sources.base import Clock, MonotonicClock, Source, SourceSpec, open_source
 from .decoders import DeviceDecoder, make_decoder
 from .pipeline import PERSONS, DyadPipeline
 from .store import SessionWriter
@@ -135,6 +135,7 @@ class LiveSession:
         self._worker: threading.Thread | None = None
         self.writer: SessionWriter | None = None
         self.start_ns = 0
+        self._end_ns: int | None = None
         self.error: str | None = None
         self.processing_errors = 0
         self.finished = threading.Event()
@@ -142,7 +143,6 @@ class LiveSession:
     # -- life cycle -------------------------------------------------------------------
     def start(self) -> None:
         """Open the sources, create the store, start acquiring."""
-        self.start_ns = self.clock.now_ns()
         groups = group_sources(self.specs)
         for backend, target, persons in groups:
             self.sources.append(open_source(backend, target, persons, self.clock))
@@ -153,25 +153,30 @@ class LiveSession:
             "sources": {p: str(s) for p, s in self.specs.items()},
             "config": {"window_s": self.window_s, **self.config},
             "started_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            "start_host_ns": self.start_ns,
         }
         self.writer = SessionWriter.create(self.path, meta)
-        for source in self.sources:
-            for info in source.devices:
-                self._add_device(info)
+        devices = [info for source in self.sources for info in source.devices]
+        for info in devices:
+            self.writer.add_device(info)
+        # Session time starts when acquisition does, after the setup above.
+        self.start_ns = self.clock.now_ns()
+        self.writer.set_meta("start_host_ns", self.start_ns)
+        self.writer.commit()
+        for info in devices:
+            self.decoders[info.device] = make_decoder(info, self.start_ns)
+            self._device_people[info.device] = list(info.persons.values())
         self._worker = threading.Thread(target=self._work, name="session", daemon=True)
         self._worker.start()
         for source in self.sources:
             source.start(self._queue.put)
 
-    def _add_device(self, info: DeviceInfo) -> None:
-        assert self.writer is not None
-        self.writer.add_device(info)
-        self.decoders[info.device] = make_decoder(info, self.start_ns)
-        self._device_people[info.device] = list(info.persons.values())
-
     def stop(self) -> None:
-        """Stop the sources, store everything still queued, close the file cleanly."""
+        """Stop the sources, store everything still queued, close the file cleanly.
+
+        The session ends now (its recorded end time); what is still queued is stored
+        after, however long that takes on a busy machine."""
+        if self._end_ns is None:
+            self._end_ns = self.clock.now_ns()
         for source in self.sources:
             source.stop()
         self._queue.put(_STOP)
@@ -184,9 +189,29 @@ class LiveSession:
         self._queue.put(("marker", t_ns, label, source))
         return (t_ns - self.start_ns) / 1e9
 
+    def set_participant_label(self, person: str, label: str) -> None:
+        """Rename a participant; the label is stored in the session file's ``participants``
+        meta (exports keep using the pseudonymous id)."""
+        if person not in self.participants:
+            raise ConfigError(f"no person {person!r}; one of {', '.join(self.participants)}")
+        with self._lock:
+            self.participants[person] = {**self.participants[person],
+                                         "label": label.strip() or f"Person {person.upper()}"}
+            participants = {p: dict(v) for p, v in self.participants.items()}
+        if self.writer is not None:  # before start(), the meta written at start has it
+            self._queue.put(("meta", "participants", participants))
+
+    @property
+    def acquisition_done(self) -> bool:
+        """True when every source that ends by itself (a simulator given a duration, a
+        replay) has delivered all it had; sources that run until stopped never are."""
+        finite = [s for s in self.sources if getattr(s, "duration_s", None) is not None]
+        return bool(finite) and not any(s.running for s in finite)
+
     @property
     def elapsed_s(self) -> float:
-        return (self.clock.now_ns() - self.start_ns) / 1e9
+        end = self._end_ns if self._end_ns is not None else self.clock.now_ns()
+        return (end - self.start_ns) / 1e9
 
     # -- worker -----------------------------------------------------------------------
     def _work(self) -> None:
@@ -212,7 +237,7 @@ class LiveSession:
             self._check_sources()
         try:
             if storing:
-                writer.close(self.clock.now_ns(), clean=True)
+                writer.close(self._end_ns or self.clock.now_ns(), clean=True)
         except StoreError as exc:
             self.error = self.error or str(exc)
         self.finished.set()
@@ -225,6 +250,8 @@ class LiveSession:
         elif isinstance(item, tuple) and item[0] == "marker":
             _, t_ns, label, source = item
             writer.add_marker(t_ns, label, source)
+        elif isinstance(item, tuple) and item[0] == "meta":
+            writer.set_meta(item[1], item[2])
 
     def _process(self, item: object) -> None:
         try:

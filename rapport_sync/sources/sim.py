@@ -66,9 +66,9 @@ class VirtualBeltBoard:
         self._next_info_s = 0.0
         self.belt_connected = [True, True]
 
-    def board_time_s(self, session_s: float | np.ndarray) -> float | np.ndarray:
+    def board_time_s(self, session_s: float) -> float:
         """Board clock reading at a true (session) time."""
-        return self.boot_s + np.asarray(session_s) * (1.0 + self.drift)
+        return self.boot_s + float(session_s) * (1.0 + self.drift)
 
     def session_time_s(self, board_s: float) -> float:
         return (board_s - self.boot_s) / (1.0 + self.drift)
@@ -101,7 +101,7 @@ class VirtualBeltBoard:
                                    channel, ibi)
         self._frames_sent += 1
         last_sample_s = t0_session + (self.frame_samples - 1) / self.fs
-        return float(self.board_time_s(last_sample_s)), bytes(out)
+        return self.board_time_s(last_sample_s), bytes(out)
 
     def read_until(self, board_time_s: float) -> bytes:
         """All bytes the board has sent up to ``board_time_s`` on its own clock."""

@@ -17,6 +17,8 @@ from ..session.live import LiveSession, SessionSnapshot
 
 __all__ = ["display_available", "run_terminal_view", "format_status", "format_summary"]
 
+_GRACE_S = 30.0  # session seconds a finite source may lag behind the clock on a busy machine
+
 
 def display_available() -> bool:
     """True when a window can be shown (a display server, or an explicit Qt platform)."""
@@ -121,7 +123,9 @@ def run_terminal_view(session: LiveSession, duration_s: float | None = None,
             snap = session.snapshot()
             if publisher is not None:
                 publisher.update(snap)
-            done = duration_s is not None and snap.elapsed_s >= duration_s
+            done = duration_s is not None and snap.elapsed_s >= duration_s and (
+                session.acquisition_done or snap.elapsed_s >= duration_s + _GRACE_S
+                or not any(getattr(s, "duration_s", None) for s in session.sources))
             if tty:
                 lines = format_status(snap, duration_s, title)
                 out.write(("\x1b[F\x1b[K" * drawn) + "\n".join(lines) + "\n")
@@ -136,7 +140,8 @@ def run_terminal_view(session: LiveSession, duration_s: float | None = None,
             pause = 0.5 if tty else 0.1
             if duration_s is not None:  # do not overshoot the end at high --speed
                 speed = getattr(session.clock, "speed", 1.0)
-                pause = min(pause, max(0.005, (duration_s - snap.elapsed_s) / speed))
+                remaining = (duration_s - snap.elapsed_s) / speed
+                pause = min(pause, max(0.005, remaining)) if remaining > 0 else 0.05
             time.sleep(pause)
     except KeyboardInterrupt:
         out.write("\nstopping: storing what was recorded...\n")
