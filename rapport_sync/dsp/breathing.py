@@ -1,0 +1,311 @@
+"""Per-person live breathing: cleaned signal, causal phase, events, rate, depth, quality.
+
+:class:`BreathTracker` takes samples on the uniform analysis grid from any source kind:
+
+* ``"belt"``: stretch/force belt, used as is (inhale up, as belts report expansion);
+* ``"acc"``: three-axis chest accelerometer, shape (n, 3): gravity and drift are removed
+  per axis, the breathing axis is the principal direction of the last minute, and its
+  sign is chosen once so that inhalation is up (breaths rise faster than they fall back
+  to a resting end-expiration: positive skew) and then kept continuous;
+* ``"edr"``: ECG-derived respiration (sign chosen like ``acc``), a weaker source;
+* ``"rr"``: RR intervals interpolated onto the grid; heart rate rises during inspiration
+  (respiratory sinus arrhythmia), so the signal is ``-RR``; the weakest source.
+
+:func:`track_breathing` is the batch form: the same tracker over a whole recording.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal as sps
+
+from .events import BreathEvent, BreathEventDetector, BreathFlag, EventKind
+from .filters import Ring, band_sos, dominant_frequency
+from .phase import CausalPhase
+from .quality import Quality, assess_quality, clipped_fraction, has_motion, is_flat
+
+__all__ = [
+    "BreathEvent",
+    "BreathFlag",
+    "BreathOutput",
+    "BreathState",
+    "BreathTracker",
+    "EventKind",
+    "Quality",
+    "track_breathing",
+]
+
+DRIFT_CUTOFF_HZ = 0.02  # phase path, 1st-order high-pass: < 5 deg phase at 4 breaths/min
+BASELINE_CUTOFF_HZ = 0.005  # displayed signal and events: slow enough that a 20-s breath hold
+# stays a plateau instead of relaxing into a false breath
+CLEAN_LOWPASS_HZ = 1.0  # the displayed signal: cardiac ripple mostly out, no breath cut
+KINDS = ("belt", "acc", "edr", "rr")
+
+
+@dataclass(frozen=True, slots=True)
+class BreathState:
+    """A person's breathing right now.
+
+    ``rate_bpm`` (breaths/min over the last minute of breaths) and ``depth`` (median
+    trough-to-peak excursion of recent breaths, in signal units) are NaN until known.
+    """
+
+    rate_bpm: float
+    depth: float
+    quality: Quality
+    n_breaths: int
+    last_inhale_onset_s: float
+    apnea: bool
+    f0_hz: float = float("nan")  # dominant breathing frequency of the last 30 s
+    period_cv: float = float("nan")  # breath-to-breath variability of the period
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class BreathOutput:
+    """What one :meth:`BreathTracker.update` returns, one value per input sample."""
+
+    signal: np.ndarray  # cleaned breathing signal, inhale up (NaN in gaps)
+    phase: np.ndarray  # causal phase in rad, (-pi, pi], NaN where invalid
+
+
+class BreathTracker:
+    """Streaming breathing tracker for one person (see module docstring).
+
+    Parameters
+    ----------
+    fs : float
+        Grid rate in Hz.
+    kind : str
+        ``"belt"``, ``"acc"``, ``"edr"`` or ``"rr"``.
+    control_every_s : float
+        Cadence of rate tracking, event detection and quality checks.
+    max_events : int
+        How many recent events :attr:`events` keeps.
+    """
+
+    def __init__(self, fs: float = 25.0, kind: str = "belt", control_every_s: float = 1.0,
+                 max_events: int = 1000) -> None:
+        kind = str(kind)
+        if kind not in KINDS:
+            raise ValueError(f"unknown breathing source kind {kind!r}; use one of {KINDS}")
+        self.fs, self.kind = float(fs), kind
+        self._width = 3 if kind == "acc" else None
+        self._hop = max(1, round(control_every_s * fs))
+        self._hp_sos = np.asarray(sps.butter(1, DRIFT_CUTOFF_HZ, "highpass", fs=fs, output="sos"))
+        self._lp_sos = np.asarray(sps.butter(2, CLEAN_LOWPASS_HZ, "lowpass", fs=fs, output="sos"))
+        self._hp_zi: np.ndarray | None = None
+        self._base_sos = np.asarray(sps.butter(1, BASELINE_CUTOFF_HZ, "highpass", fs=fs,
+                                               output="sos"))
+        self._base_zi: np.ndarray | None = None
+        self._lp_zi = np.zeros((self._lp_sos.shape[0], 2))
+        self._phase = CausalPhase(self.fs, 0.25, pre_sos=self._hp_sos)
+        self._detector = BreathEventDetector(self.fs, delay_s=_lowpass_delay_s(self._lp_sos, fs))
+        self.events: deque[BreathEvent] = deque(maxlen=max_events)
+        self._new_events: list[BreathEvent] = []
+        cap = int(64 * fs)
+        self._raw = Ring(cap, self._width)
+        self._clean = Ring(cap)
+        self._env = Ring(int(32 * fs))
+        self._axis: np.ndarray | None = None  # acc: unit breathing axis
+        self._sign = -1.0 if kind == "rr" else 1.0
+        self._sign_fixed = kind in ("belt", "rr")
+        self._last_raw: np.ndarray | None = None
+        self._gap_run = 0
+        self._n = 0  # samples seen
+        self._since_control = 0
+        self._valid_seconds = 0.0
+        self._phase_ok = False
+        self._env_ref = float("nan")
+        self._concentration = 0.0
+        self._state = BreathState(float("nan"), float("nan"), Quality.WARMING_UP, 0,
+                                  float("nan"), False)
+        self._n_breaths = 0
+
+    # ------------------------------------------------------------------ public
+    @property
+    def state(self) -> BreathState:
+        return self._state
+
+    def take_events(self) -> list[BreathEvent]:
+        """Events found since the last call (the bounded :attr:`events` keeps them too)."""
+        out, self._new_events = self._new_events, []
+        return out
+
+    def update(self, x: np.ndarray) -> BreathOutput:
+        """Process new grid samples (1-D, or (n, 3) for ``"acc"``; NaN = missing)."""
+        x = np.asarray(x, dtype=float)
+        if self._width is None:
+            x = x.reshape(-1)
+        n = len(x)
+        sig, pha = np.empty(n), np.empty(n)
+        i = 0
+        while i < n:
+            j = min(n, i + self._hop - self._since_control)
+            sig[i:j], pha[i:j] = self._process(x[i:j])
+            self._since_control += j - i
+            if self._since_control >= self._hop:
+                self._control()
+                self._since_control = 0
+            i = j
+        return BreathOutput(sig, pha)
+
+    # ---------------------------------------------------------------- per sample
+    def _process(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        m = len(x)
+        finite = np.isfinite(x) if x.ndim == 1 else np.all(np.isfinite(x), axis=1)
+        self._raw.push(x)
+        if not finite.all():
+            x = x.copy()
+            for k in np.flatnonzero(~finite):  # hold the last value through gaps
+                if self._last_raw is not None:
+                    x[k] = self._last_raw
+                    continue
+                x[k] = 0.0  # nothing seen yet: filters stay unstarted (see below)
+        if finite.any():
+            if self._hp_zi is None or self._gap_run + int(np.argmax(finite)) > 5 * self.fs:
+                self._restart(x[int(np.argmax(finite))])
+            self._last_raw = x[np.flatnonzero(finite)[-1]].copy()
+            tail = np.flatnonzero(finite)[-1]
+            self._gap_run = m - 1 - tail
+        else:
+            self._gap_run += m
+        self._n += m
+        nan = np.full(m, np.nan)
+        if self._hp_zi is None:
+            self._clean.push(nan)
+            self._env.push(nan)
+            return nan, nan
+        y, self._hp_zi = sps.sosfilt(self._hp_sos, x, axis=0, zi=self._hp_zi)
+        base, self._base_zi = sps.sosfilt(self._base_sos, x, axis=0, zi=self._base_zi)
+        self._valid_seconds += finite.sum() / self.fs
+        if self._width is not None:
+            if self._axis is None:
+                self._clean.push(nan)
+                self._env.push(nan)
+                return nan, nan
+            y, base = y @ self._axis, base @ self._axis
+        phase, env = self._phase.update(y * self._sign)
+        cleaned, self._lp_zi = sps.sosfilt(self._lp_sos, base * self._sign, zi=self._lp_zi)
+        ok = finite
+        cleaned = np.where(ok, cleaned, np.nan)
+        self._clean.push(cleaned)
+        self._env.push(np.where(ok, env, np.nan))
+        gate = ok & (env >= 0.25 * self._env_ref) if self._phase_ok else np.zeros(m, bool)
+        return cleaned, np.where(gate, phase, np.nan)
+
+    def _restart(self, first: np.ndarray | float) -> None:
+        zi0, zb = sps.sosfilt_zi(self._hp_sos), sps.sosfilt_zi(self._base_sos)
+        if self._width is None:
+            self._hp_zi, self._base_zi = zi0 * float(first), zb * float(first)
+        else:
+            f = np.asarray(first)[None, None, :]
+            self._hp_zi, self._base_zi = zi0[:, :, None] * f, zb[:, :, None] * f
+        self._lp_zi = np.zeros((self._lp_sos.shape[0], 2))
+        self._phase.reset()
+        self._valid_seconds = 0.0
+        self._phase_ok = False
+
+    # ------------------------------------------------------------- every second
+    def _control(self) -> None:
+        fs = self.fs
+        raw10 = self._raw.last(int(10 * fs))
+        clean30 = self._clean.last(int(30 * fs))
+        if self._width is not None and self._valid_seconds >= 10.0 and (
+                self._axis is None or (self._n // self._hop) % 10 == 0):
+            self._update_axis()
+        if not self._sign_fixed and self._valid_seconds >= 20.0:
+            self._fix_sign(clean30)
+        f0, self._concentration = dominant_frequency(clean30, fs)
+        if self._valid_seconds >= 12.0 and np.isfinite(f0):
+            self._phase.set_rate(f0)
+            if not np.isfinite(self._detector.depth_ref):
+                c = clean30[np.isfinite(clean30)]
+                if c.size:
+                    self._detector.seed_depth(float(np.percentile(c, 95) - np.percentile(c, 5)))
+        new = self._detector.process(self._clean.last(self._hop), self._n - self._hop)
+        for ev in new:
+            self.events.append(ev)
+            self._new_events.append(ev)
+            if ev.kind == EventKind.INHALE:
+                self._n_breaths += 1
+        env = self._env.last(int(30 * fs))
+        env = env[np.isfinite(env)]
+        self._env_ref = float(np.median(env)) if env.size else float("nan")
+        self._state = self._make_state(raw10, f0)
+        self._phase_ok = self._state.quality.usable and not self._state.apnea
+
+    def _make_state(self, raw10: np.ndarray, f0: float) -> BreathState:
+        fs, det = self.fs, self._detector
+        now = self._n / fs
+        since = now - det.last_inhale_s if np.isfinite(det.last_inhale_s) else now
+        apnea = bool(self._n_breaths >= 2 and since > det.pause_limit_s())
+        recent = self._raw.last(int(2 * fs))
+        missing = float(np.mean(~np.isfinite(recent.reshape(len(recent), -1)).any(axis=1)))
+        step = 0.0
+        clean3 = self._clean.last(int(3 * fs))
+        r = raw10[-int(3 * fs):]
+        if len(r) > 1:
+            d = np.diff(r, axis=0)
+            if self._width is not None:
+                d = d @ self._axis if self._axis is not None else np.zeros(len(d))
+            d = np.abs(d[np.isfinite(d)])
+            step = float(d.max()) if d.size else 0.0
+        quality = assess_quality(
+            missing_fraction=missing, flat=is_flat(self._raw.last(int(5 * fs))),
+            clipped=clipped_fraction(raw10), motion=has_motion(clean3, step, det.depth_ref),
+            warmed_up=self._valid_seconds >= 15.0 and np.isfinite(det.depth_ref),
+            concentration=self._concentration,
+            seconds_since_breath=since if self._valid_seconds > 30.0 else 0.0,
+            weak_source=self.kind in ("rr", "edr"))
+        times = [e.time_s for e in self.events if e.kind == EventKind.INHALE
+                 and e.time_s >= det.last_inhale_s - 60.0]
+        rate = (60.0 * (len(times) - 1) / (times[-1] - times[0])
+                if len(times) >= 3 and times[-1] > times[0] else float("nan"))
+        periods = np.array(det._periods[-9:])
+        cv = float(periods.std() / periods.mean()) if periods.size >= 3 else float("nan")
+        depth = float(np.median(det._depths[-5:])) if det._depths else float("nan")
+        return BreathState(rate, depth, quality, self._n_breaths, det.last_inhale_s, apnea,
+                           f0, cv)
+
+    def _update_axis(self) -> None:
+        raw = self._raw.last(int(60 * self.fs))
+        ok = np.all(np.isfinite(raw), axis=1)
+        if ok.sum() < 5 * self.fs:
+            return
+        sos = band_sos(DRIFT_CUTOFF_HZ * 2, CLEAN_LOWPASS_HZ, self.fs)
+        y = sps.sosfiltfilt(sos, raw[ok] - raw[ok].mean(axis=0), axis=0)
+        _, vecs = np.linalg.eigh(np.cov(y.T))
+        axis = vecs[:, -1]
+        if self._axis is not None:
+            axis = axis if axis @ self._axis >= 0 else -axis  # keep the sign continuous
+        else:
+            proj = y @ axis
+            skew = np.mean((proj - proj.mean()) ** 3)
+            axis = axis if skew >= 0 else -axis  # flat end-expiration at the bottom
+        self._axis = axis
+
+    def _fix_sign(self, clean: np.ndarray) -> None:
+        c = clean[np.isfinite(clean)]
+        if c.size and np.mean((c - c.mean()) ** 3) < 0:
+            self._sign = -self._sign
+            self._lp_zi = -self._lp_zi
+            self._phase.flip()
+        self._sign_fixed = True
+
+
+def _lowpass_delay_s(sos: np.ndarray, fs: float) -> float:
+    """Group delay (s) of the display low-pass at breathing frequencies."""
+    w = np.array([0.1, 0.3])
+    h = sps.sosfreqz(sos, worN=w, fs=fs)[1]
+    return float(-np.diff(np.unwrap(np.angle(h)))[0] / (2 * np.pi * (w[1] - w[0])))
+
+
+def track_breathing(x: np.ndarray, fs: float = 25.0, kind: str = "belt"
+                    ) -> tuple[BreathOutput, list[BreathEvent], BreathState]:
+    """Batch form of :class:`BreathTracker`: signal, phase, all events and final state."""
+    tr = BreathTracker(fs, kind, max_events=10**7)
+    out = tr.update(x)
+    return out, list(tr.events), tr.state

@@ -1,0 +1,176 @@
+"""Breath events: inhalation and exhalation onsets, pauses and sighs, found causally.
+
+An extremum of the drift-free breathing signal is confirmed once the signal has moved
+away from it by a hysteresis of ``hysteresis`` x the typical breath depth (the causal
+analogue of NeuroKit2's extrema-between-zero-crossings): troughs are inhalation onsets,
+peaks exhalation onsets; an onset is the *end* of the rest at the extremum (the signal
+moving less than ``onset_tol`` x depth per 0.5 s), so a breath hold ends where breathing
+resumes. ``delay_s`` is the group
+delay of the smoothing filter in front of the detector, subtracted from event times. A half-breath shallower than ``shallow`` x the typical depth
+is not a breath; a breath deeper than ``sigh`` x typical is flagged as a sigh; no
+movement (a plateau) for ``pause_s`` (AASM apnea convention: 10 s) or twice the typical
+period is a pause, reported when breathing resumes.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["BreathEvent", "BreathEventDetector", "BreathFlag", "EventKind", "find_breath_events"]
+
+
+class EventKind(enum.StrEnum):
+    INHALE = "inhale"  # inhalation onset (trough)
+    EXHALE = "exhale"  # exhalation onset (peak)
+    PAUSE = "pause"  # a breathing pause (apnea) that has ended; duration_s says how long
+
+
+class BreathFlag(enum.StrEnum):
+    GOOD = "good"
+    SIGH = "sigh"  # much deeper than the typical breath
+    SHALLOW = "shallow"  # shallower than typical, but counted
+    IRREGULAR = "irregular"  # cycle far shorter or longer than typical
+
+
+@dataclass(frozen=True, slots=True)
+class BreathEvent:
+    """One breath event. ``time_s`` is grid seconds since the tracker's first sample."""
+
+    time_s: float
+    kind: EventKind
+    depth: float  # peak-to-trough excursion of the half-breath ending here (signal units)
+    flag: BreathFlag
+    duration_s: float = float("nan")  # pauses: how long; breaths: the cycle (onset to onset)
+
+
+class BreathEventDetector:
+    """Streaming hysteresis extremum detector; feed it the cleaned signal sample by sample.
+
+    Parameters
+    ----------
+    fs : float
+        Sampling rate in Hz.
+    hysteresis, shallow, sigh : float
+        Fractions of the typical breath depth (see module docstring).
+    pause_s : float
+        Minimum pause length (s).
+    """
+
+    def __init__(self, fs: float, hysteresis: float = 0.3, shallow: float = 0.25,
+                 sigh: float = 2.0, pause_s: float = 10.0, onset_tol: float = 0.05,
+                 delay_s: float = 0.0) -> None:
+        self.fs, self.onset_tol, self.delay_s = fs, onset_tol, delay_s
+        self.hysteresis, self.shallow, self.sigh, self.pause_s = hysteresis, shallow, sigh, pause_s
+        self.depth_ref = float("nan")  # typical depth; set from the signal until breaths exist
+        self._depths: list[float] = []
+        self._periods: list[float] = []
+        self._seek_peak = True
+        self._ext_v = float("nan")
+        self._ext_i = -1
+        self._plateau_from = -1  # where the rest at the current extremum began
+        self._still_from = -1  # where the current stretch without movement began
+        self._recent: deque[float] = deque(maxlen=max(2, round(0.5 * fs)))
+        self._last_v_other = float("nan")  # value of the previous confirmed extremum
+        self.last_inhale_s = float("nan")
+        self.last_event_s = float("nan")
+
+    @property
+    def typical_period_s(self) -> float:
+        return float(np.median(self._periods[-7:])) if self._periods else float("nan")
+
+    def pause_limit_s(self) -> float:
+        p = self.typical_period_s
+        return max(self.pause_s, 2.0 * p) if np.isfinite(p) else self.pause_s
+
+    def process(self, x: np.ndarray, first_index: int) -> list[BreathEvent]:
+        """Scan new samples (``x[k]`` is sample ``first_index + k``); return confirmed events."""
+        found: list[BreathEvent] = []
+        if not np.isfinite(self.depth_ref):
+            return found
+        h = self.hysteresis * self.depth_ref
+        still = self.onset_tol * self.depth_ref  # movement per 0.5 s that counts as "still"
+        recent = self._recent
+        for k, v in enumerate(x.tolist()):
+            if math.isnan(v):
+                continue
+            i = first_index + k
+            moving = len(recent) < recent.maxlen or abs(v - recent[0]) > still
+            recent.append(v)
+            if moving:
+                self._still_from = -1
+            elif self._still_from < 0:
+                self._still_from = i - recent.maxlen
+            if self._ext_i < 0:
+                self._ext_v, self._ext_i = v, i
+                continue
+            d = (v - self._ext_v) if self._seek_peak else (self._ext_v - v)
+            if d > 0:  # further along the current swing
+                self._ext_v, self._ext_i = v, i
+                self._plateau_from = self._still_from if self._still_from >= 0 else i
+            elif not moving and -d < h:  # resting near the extremum: the onset is its end
+                self._ext_i = i
+                if self._plateau_from < 0 or self._still_from < 0:
+                    self._plateau_from = i
+            elif -d > h:
+                self._confirm(found, EventKind.EXHALE if self._seek_peak else EventKind.INHALE)
+                self._ext_v, self._ext_i, self._plateau_from = v, i, -1
+                self._seek_peak = not self._seek_peak
+        return found
+
+    def _confirm(self, found: list[BreathEvent], kind: EventKind) -> None:
+        t = self._ext_i / self.fs - self.delay_s
+        depth = abs(self._ext_v - self._last_v_other) if np.isfinite(self._last_v_other) else np.nan
+        self._last_v_other = self._ext_v
+        ref = self.depth_ref
+        if np.isfinite(depth) and depth < self.shallow * ref:
+            return  # a wiggle, not a breath; the extremum before it stays the reference
+        flag = BreathFlag.GOOD
+        if np.isfinite(depth) and depth > self.sigh * ref:
+            flag = BreathFlag.SIGH
+        elif np.isfinite(depth) and depth < 0.5 * ref:
+            flag = BreathFlag.SHALLOW
+        if np.isfinite(depth) and flag != BreathFlag.SIGH:
+            self._depths = (self._depths + [depth])[-9:]
+            self.depth_ref = float(np.median(self._depths))
+        cycle = float("nan")
+        plateau_s = (self._ext_i - self._plateau_from) / self.fs if self._plateau_from >= 0 else 0.0
+        paused = plateau_s >= self.pause_limit_s()
+        if paused:
+            found.append(BreathEvent(self._plateau_from / self.fs - self.delay_s, EventKind.PAUSE, 0.0,
+                                     BreathFlag.GOOD, plateau_s))
+        if kind == EventKind.INHALE:
+            if np.isfinite(self.last_inhale_s):
+                cycle = t - self.last_inhale_s
+                if not (paused or cycle > self.pause_limit_s() + self.typical_period_s):
+                    typical = self.typical_period_s
+                    if flag == BreathFlag.GOOD and np.isfinite(typical) and not (
+                            0.5 * typical < cycle < 1.8 * typical):
+                        flag = BreathFlag.IRREGULAR
+                    self._periods = (self._periods + [cycle])[-9:]
+            self.last_inhale_s = t
+        self.last_event_s = t
+        found.append(BreathEvent(t, kind, float(depth), flag, cycle))
+
+    def seed_depth(self, depth: float) -> None:
+        """Set the typical depth from the signal itself (before breaths are known)."""
+        if not self._depths and np.isfinite(depth) and depth > 0:
+            self.depth_ref = float(depth)
+
+
+def find_breath_events(x: np.ndarray, fs: float, **options: float) -> list[BreathEvent]:
+    """Breath events of a whole drift-free breathing signal (batch form of the detector).
+
+    The typical depth starts from the robust range (5th-95th percentile) of the first 30 s.
+    """
+    x = np.asarray(x, dtype=float)
+    det = BreathEventDetector(fs, **options)
+    head = x[: int(30 * fs)]
+    head = head[np.isfinite(head)]
+    if head.size:
+        det.seed_depth(float(np.percentile(head, 95) - np.percentile(head, 5)))
+    return det.process(x, 0)

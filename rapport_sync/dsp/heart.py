@@ -1,0 +1,132 @@
+"""Heart rate from RR intervals with artifact correction, and respiratory sinus arrhythmia.
+
+Artifacts (ectopic, missed or extra beats, strap noise) are RR intervals outside
+0.27-2.0 s (30-220 beats/min) or more than ``max_jump`` (20 %) away from the median of
+the previous good intervals, the usual relative rule of Malik / Kubios-style correction.
+A flagged interval is replaced by that median. Heart rate is 60 / the mean corrected RR
+of the last ``hr_window_s``; RSA is the peak-to-trough amplitude (2·√2·SD, ms) of the
+corrected RR series in the breathing band over the last ``rsa_window_s``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal as sps
+
+__all__ = ["HeartState", "HeartTracker", "correct_rr", "rsa_amplitude_ms"]
+
+RR_LIMITS_S = (0.27, 2.0)
+
+
+@dataclass(frozen=True, slots=True)
+class HeartState:
+    """Heart rate (beats/min), RSA (ms), beats seen, share of RR intervals corrected."""
+
+    hr_bpm: float
+    rsa_ms: float
+    n_beats: int
+    artifact_fraction: float
+
+
+def correct_rr(rr_s: np.ndarray, max_jump: float = 0.2, history: int = 11
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Causally corrected RR intervals and a boolean artifact mask (batch form).
+
+    Each interval is judged against the median of the previous ``history`` good ones.
+    """
+    tr = HeartTracker(max_jump=max_jump, history=history)
+    rr = np.asarray(rr_s, dtype=float)
+    out, bad = tr._correct(rr)
+    return out, bad
+
+
+def rsa_amplitude_ms(time_s: np.ndarray, rr_s: np.ndarray,
+                     band_hz: tuple[float, float] = (0.1, 0.5), resample_hz: float = 4.0) -> float:
+    """Peak-to-trough RSA (ms): 2·√2·SD of the RR series band-passed to the breathing band."""
+    t, rr = np.asarray(time_s, float), np.asarray(rr_s, float)
+    ok = np.isfinite(t) & np.isfinite(rr)
+    t, rr = t[ok], rr[ok]
+    if len(t) < 8 or t[-1] - t[0] < 4.0 / band_hz[0]:
+        return float("nan")
+    grid = np.arange(t[0], t[-1], 1.0 / resample_hz)
+    y = np.interp(grid, t, rr)
+    sos = sps.butter(2, band_hz, "bandpass", fs=resample_hz, output="sos")
+    yb = sps.sosfiltfilt(sos, y - y.mean())
+    return float(2.0 * np.sqrt(2.0) * yb.std() * 1000.0)
+
+
+class HeartTracker:
+    """Streaming heart rate and RSA from beat times and RR intervals.
+
+    Parameters
+    ----------
+    max_jump : float
+        Relative deviation from the recent median that marks an artifact.
+    history : int
+        Number of previous good intervals the median is taken over.
+    hr_window_s, rsa_window_s : float
+        Windows of the heart rate and the RSA amplitude.
+    """
+
+    def __init__(self, max_jump: float = 0.2, history: int = 11, hr_window_s: float = 10.0,
+                 rsa_window_s: float = 60.0) -> None:
+        self.max_jump, self.history = max_jump, history
+        self.hr_window_s, self.rsa_window_s = hr_window_s, rsa_window_s
+        self._good: list[float] = []
+        self._t: list[float] = []
+        self._rr: list[float] = []  # corrected
+        self._n = 0
+        self._n_bad = 0
+        self._state = HeartState(float("nan"), float("nan"), 0, float("nan"))
+
+    @property
+    def state(self) -> HeartState:
+        return self._state
+
+    def _correct(self, rr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        out = np.empty(len(rr))
+        bad = np.zeros(len(rr), bool)
+        for i, r in enumerate(rr.tolist()):
+            ref = float(np.median(self._good)) if len(self._good) >= 3 else float("nan")
+            ok = RR_LIMITS_S[0] <= r <= RR_LIMITS_S[1]  # False for NaN
+            if ok and not math.isnan(ref) and abs(r - ref) > self.max_jump * ref:
+                ok = False
+            if ok:
+                self._good = (self._good + [r])[-self.history:]
+                out[i] = r
+            else:
+                bad[i] = True
+                out[i] = ref
+            if len(self._good) < 3 and not ok:
+                self._good = []  # no trustworthy history yet
+        return out, bad
+
+    def update(self, time_s: np.ndarray, rr_s: np.ndarray) -> HeartState:
+        """Add beats (session seconds) and the RR interval (s) ending at each; return the state."""
+        t = np.atleast_1d(np.asarray(time_s, dtype=float))
+        rr = np.atleast_1d(np.asarray(rr_s, dtype=float))
+        if len(t) == 0:
+            return self._state
+        fixed, bad = self._correct(rr)
+        self._n += len(rr)
+        self._n_bad += int(bad.sum())
+        keep = np.isfinite(fixed)
+        self._t += t[keep].tolist()
+        self._rr += fixed[keep].tolist()
+        horizon = self._t[-1] - max(self.rsa_window_s, self.hr_window_s) - 1.0 if self._t else 0
+        while self._t and self._t[0] < horizon:
+            self._t.pop(0)
+            self._rr.pop(0)
+        tt, rr_c = np.array(self._t), np.array(self._rr)
+        if tt.size:
+            recent = rr_c[tt >= tt[-1] - self.hr_window_s]
+            hr = 60.0 / recent.mean()
+        else:
+            hr = float("nan")
+        rsa = rsa_amplitude_ms(tt[tt >= tt[-1] - self.rsa_window_s], rr_c[tt >= tt[-1]
+                               - self.rsa_window_s]) if tt.size else float("nan")
+        self._state = HeartState(float(hr), rsa, self._n, self._n_bad / self._n)
+        return self._state

@@ -1,0 +1,148 @@
+"""Breathing phase: the causal live estimator and the offline reference it is scored against.
+
+Convention (Hilbert): phase 0 is the end-inspiration peak, ±pi the end-expiration trough,
+with inhalation plotted upward; phase increases with time.
+
+Live (:class:`CausalPhase`): a causal Butterworth band-pass whose geometric centre follows
+the person's breathing rate, a derivative quadrature ``q = -y'/omega``, and the phase of
+``y + jq`` corrected by the known phase of the filter chain at the tracked rate.
+
+Offline (:func:`reference_phase`): zero-phase band-pass 0.05-0.8 Hz (2nd-order
+Butterworth, ``sosfiltfilt``) and ``scipy.signal.hilbert`` over the whole recording.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import signal as sps
+
+from .filters import band_sos, wrap
+
+__all__ = [
+    "REFERENCE_BAND_HZ",
+    "CausalPhase",
+    "causal_phase",
+    "phase_error_deg",
+    "reference_phase",
+]
+
+REFERENCE_BAND_HZ = (0.05, 0.8)
+BAND_RATIO = 2.45  # the live band is f0/2.45 ... 2.45*f0 (as wide as a fixed 0.1-0.6 Hz at 15/min)
+_F0_STEP = 2.0 ** (1.0 / 24.0)  # the band moves in quarter-tone steps, not every second
+
+
+class CausalPhase:
+    """Streaming causal phase of an already drift-free breathing signal.
+
+    Parameters
+    ----------
+    fs : float
+        Sampling rate in Hz.
+    f0_hz : float
+        Initial breathing frequency (the band centre until :meth:`set_rate` is called).
+    pre_sos : ndarray, optional
+        Second-order sections of the filter the input already went through, so its phase
+        at the breathing rate is corrected as well.
+    """
+
+    def __init__(self, fs: float, f0_hz: float = 0.25, pre_sos: np.ndarray | None = None) -> None:
+        self.fs = float(fs)
+        self._pre = pre_sos
+        self._zi: np.ndarray | None = None
+        self._prev_y = 0.0
+        self.f0_hz = float("nan")
+        self._band_f0 = float("nan")
+        self.set_rate(f0_hz)
+
+    def set_rate(self, f0_hz: float) -> None:
+        """Move the band to a new breathing frequency (no-op for small changes)."""
+        if not np.isfinite(f0_hz) or f0_hz <= 0:
+            return
+        self.f0_hz = float(f0_hz)
+        if not (np.isfinite(self._band_f0)
+                and abs(np.log(f0_hz / self._band_f0)) < np.log(_F0_STEP)):
+            q = np.round(np.log(f0_hz) / np.log(_F0_STEP))
+            self._band_f0 = float(_F0_STEP ** q)
+            self.sos = band_sos(self._band_f0 / BAND_RATIO, self._band_f0 * BAND_RATIO, self.fs)
+            if self._zi is None:
+                self._zi = np.zeros((self.sos.shape[0], 2))
+        self._rotation = np.exp(-1j * self._calibration())
+
+    def _calibration(self) -> float:
+        """Phase (rad) the filter chain adds at the tracked rate, minus the half-sample step."""
+        w = np.array([self.f0_hz])
+        lag = np.angle(sps.sosfreqz(self.sos, worN=w, fs=self.fs)[1][0])
+        if self._pre is not None:
+            lag += np.angle(sps.sosfreqz(self._pre, worN=w, fs=self.fs)[1][0])
+        return float(lag - np.pi * self.f0_hz / self.fs)
+
+    def reset(self) -> None:
+        """Forget the filter state (after a long gap)."""
+        self._zi = np.zeros((self.sos.shape[0], 2))
+        self._prev_y = 0.0
+
+    def flip(self) -> None:
+        """Continue as if the input had always had the opposite sign."""
+        if self._zi is not None:
+            self._zi = -self._zi
+        self._prev_y = -self._prev_y
+
+    def update(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Filter new samples; return ``(phase_rad, envelope)`` for each of them."""
+        y, self._zi = sps.sosfilt(self.sos, x, zi=self._zi)
+        prev = np.empty_like(y)
+        if len(y):
+            prev[0] = self._prev_y
+            prev[1:] = y[:-1]
+            self._prev_y = float(y[-1])
+        omega = 2.0 * np.pi * self.f0_hz
+        mid = 0.5 * (y + prev)
+        quad = -(y - prev) * (self.fs / omega)
+        z = (mid + 1j * quad) * self._rotation
+        return np.angle(z), np.abs(z)
+
+
+def causal_phase(x: np.ndarray, fs: float, f0_hz: float = 0.25) -> np.ndarray:
+    """Causal phase of a drift-free breathing signal at a fixed band centre ``f0_hz``.
+
+    The batch form of :class:`CausalPhase` without rate tracking (the full live tracker,
+    with rate tracking, gating and events, is :class:`rapport_sync.dsp.breathing.BreathTracker`).
+    """
+    return CausalPhase(fs, f0_hz).update(np.asarray(x, dtype=float))[0]
+
+
+def reference_phase(x: np.ndarray, fs: float,
+                    band_hz: tuple[float, float] = REFERENCE_BAND_HZ) -> np.ndarray:
+    """Offline reference phase: zero-phase band-pass + Hilbert over the whole recording.
+
+    NaN samples are linearly interpolated for the filter and NaN again in the output.
+    """
+    x = np.asarray(x, dtype=float)
+    ok = np.isfinite(x)
+    out = np.full(x.shape, np.nan)
+    if ok.sum() < 16:
+        return out
+    idx = np.arange(len(x))
+    filled = np.interp(idx, idx[ok], x[ok])
+    sos = sps.butter(2, band_hz, btype="bandpass", fs=fs, output="sos")
+    y = sps.sosfiltfilt(sos, filled - filled.mean())
+    out[ok] = np.angle(sps.hilbert(y))[ok]
+    return out
+
+
+def phase_error_deg(estimate: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """Circular error statistics (degrees) of ``estimate`` against ``reference``.
+
+    Returns ``median`` and ``p95`` of the absolute error, ``mean`` absolute error, ``bias``
+    (angle of the mean error), ``within30`` (fraction of samples within ±30°) and ``n``.
+    Samples where either phase is NaN are ignored.
+    """
+    ok = np.isfinite(estimate) & np.isfinite(reference)
+    err = wrap(np.asarray(estimate)[ok] - np.asarray(reference)[ok])
+    if err.size == 0:
+        nan = float("nan")
+        return {"median": nan, "p95": nan, "mean": nan, "bias": nan, "within30": nan, "n": 0}
+    a = np.degrees(np.abs(err))
+    return {"median": float(np.median(a)), "p95": float(np.percentile(a, 95)),
+            "mean": float(a.mean()), "bias": float(np.degrees(np.angle(np.exp(1j * err).mean()))),
+            "within30": float((a <= 30).mean()), "n": int(err.size)}

@@ -1,0 +1,151 @@
+"""Per-person breathing: rate, streaming == batch, accelerometer sign, apnea, quality."""
+
+from __future__ import annotations
+
+from dataclasses import astuple
+
+import numpy as np
+import pytest
+from dsp_signals import FS, breaths_with_hold, calm
+
+from rapport_sync.dsp import ANALYSIS_RATE_HZ
+from rapport_sync.dsp.breathing import BreathTracker, EventKind, Quality, track_breathing
+from rapport_sync.dsp.phase import phase_error_deg, reference_phase
+from rapport_sync.dsp.simulate import CouplingScript, chest_acceleration_mg, simulate_dyad
+
+
+def test_grid_rate_is_25_hz() -> None:
+    assert ANALYSIS_RATE_HZ == 25.0
+
+
+def test_simulated_15_breaths_per_min_is_measured_within_0_2() -> None:
+    rec = simulate_dyad(300, FS, seed=4, a=calm(15.0), b=calm(12.0),
+                        script=CouplingScript.constant(0.0))
+    for blk, true_bpm in ((rec.a, 15.0), (rec.b, 12.0)):
+        _, events, state = track_breathing(blk.belt, FS)
+        onsets = np.array([e.time_s for e in events if e.kind == EventKind.INHALE])
+        session_bpm = 60.0 * (len(onsets) - 1) / (onsets[-1] - onsets[0])
+        assert session_bpm == pytest.approx(true_bpm, abs=0.2)
+        assert state.rate_bpm == pytest.approx(true_bpm, abs=0.6)  # last minute only
+        assert state.quality == Quality.GOOD
+        assert state.depth == pytest.approx(600.0, rel=0.3)  # belt gain x unit depth
+
+
+def test_fast_breather_is_not_cut_off() -> None:
+    rec = simulate_dyad(120, FS, seed=5, a=calm(38.0), b=calm(5.0),
+                        script=CouplingScript.constant(0.0))
+    for blk, true_bpm in ((rec.a, 38.0), (rec.b, 5.0)):
+        _, _, state = track_breathing(blk.belt, FS)
+        assert state.f0_hz * 60 == pytest.approx(true_bpm, rel=0.1)
+        assert state.rate_bpm == pytest.approx(true_bpm, rel=0.1)
+
+
+def test_streaming_equals_batch_for_any_chunking() -> None:
+    rec = simulate_dyad(150, FS, seed=6)
+    x = rec.a.belt.astype(float)
+    x[2000:2030] = np.nan  # a short gap
+    whole, events, state = track_breathing(x, FS)
+    tr = BreathTracker(FS, "belt")
+    rng = np.random.default_rng(0)
+    sig, pha, i = [], [], 0
+    while i < len(x):
+        n = int(rng.integers(1, 30))
+        out = tr.update(x[i:i + n])
+        sig.append(out.signal)
+        pha.append(out.phase)
+        i += n
+    np.testing.assert_array_equal(np.concatenate(sig), whole.signal)
+    np.testing.assert_array_equal(np.concatenate(pha), whole.phase)
+    np.testing.assert_equal([astuple(e) for e in tr.events], [astuple(e) for e in events])
+    np.testing.assert_equal(astuple(tr.state), astuple(state))  # NaN == NaN here
+
+
+def test_input_is_not_mutated() -> None:
+    x = simulate_dyad(40, FS, seed=1).a.belt.astype(float)
+    x[100:110] = np.nan
+    before = x.copy()
+    BreathTracker(FS).update(x)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_phase_follows_the_offline_reference_on_the_simulator() -> None:
+    rec = simulate_dyad(300, FS, seed=2)
+    for blk in (rec.a, rec.b):
+        out, _, _ = track_breathing(blk.belt, FS)
+        live = out.phase.copy()
+        live[: int(60 * FS)] = np.nan
+        err = phase_error_deg(live, reference_phase(blk.belt, FS))
+        assert err["median"] <= 25.0 and err["p95"] <= 80.0
+        assert err["n"] > 0.7 * 240 * FS  # breath holds and sighs are gated out
+
+
+@pytest.mark.parametrize("mount", [1.0, -1.0])
+def test_accelerometer_sign_puts_inhale_up(mount: float) -> None:
+    rec = simulate_dyad(120, FS, seed=7, a=calm(14.0), script=CouplingScript.constant(0.0))
+    acc = mount * chest_acceleration_mg(rec.a.resp, np.random.default_rng(1))
+    tr = BreathTracker(FS, "acc")
+    out = [tr.update(acc[i:i + 25]).signal for i in range(0, len(acc), 25)]
+    sig = np.concatenate(out)
+    ok = np.isfinite(sig)
+    ok[: int(30 * FS)] = False
+    resp = rec.a.resp - np.mean(rec.a.resp)
+    assert np.corrcoef(sig[ok], resp[ok])[0, 1] > 0.8  # inhale up, every time
+    assert tr.state.rate_bpm == pytest.approx(14.0, rel=0.1)
+
+
+def test_rr_source_is_inverted_and_weak() -> None:
+    t = np.arange(0, 120, 1 / FS)
+    resp = np.sin(2 * np.pi * 0.25 * t)
+    rr = 0.85 - 0.05 * resp  # heart speeds up (RR shortens) while breathing in
+    out, _, state = track_breathing(rr, FS, kind="rr")
+    ok = np.isfinite(out.signal) & (t > 30)
+    assert np.corrcoef(out.signal[ok], resp[ok])[0, 1] > 0.9
+    assert state.quality == Quality.WEAK_SOURCE
+
+
+def test_breath_hold_is_a_pause_not_breaths() -> None:
+    x, n_true = breaths_with_hold(15.0, 12, 20.0, 10)
+    tr = BreathTracker(FS)
+    apnea_seen = False
+    for i in range(0, len(x), 5):
+        tr.update(x[i:i + 5])
+        apnea_seen |= tr.state.apnea
+    inhales = [e for e in tr.events if e.kind == EventKind.INHALE]
+    pauses = [e for e in tr.events if e.kind == EventKind.PAUSE]
+    assert apnea_seen
+    assert len(pauses) == 1 and pauses[0].duration_s == pytest.approx(20.0, abs=4.0)
+    # onsets every 4 s, the hold (48-68 s) ends with one; the first ~12 s teach the depth
+    expected = np.r_[np.arange(16.0, 48.0, 4.0), np.arange(68.0, 108.0, 4.0)]
+    found = np.array([e.time_s for e in inhales if e.time_s > 15.0])
+    assert len(found) == len(expected) == n_true - 4
+    np.testing.assert_allclose(found, expected, atol=0.5)
+
+
+@pytest.mark.parametrize("make,expected", [
+    (lambda t, rng: np.full(t.size, 512.0), Quality.FLAT),
+    (lambda t, rng: np.clip(600 * np.sin(2 * np.pi * 0.25 * t), -300, 300), Quality.CLIPPED),
+    (lambda t, rng: 100 * rng.standard_normal(t.size), Quality.NO_BREATHING),
+    (lambda t, rng: np.full(t.size, np.nan), Quality.CONTACT_LOST),
+])
+def test_quality_flags(make, expected: Quality) -> None:  # type: ignore[no-untyped-def]
+    t = np.arange(0, 60, 1 / FS)
+    _, _, state = track_breathing(make(t, np.random.default_rng(0)), FS)
+    assert state.quality == expected
+    assert not state.quality.usable
+
+
+def test_contact_lost_then_back() -> None:
+    rec = simulate_dyad(120, FS, seed=8, a=calm(15.0), script=CouplingScript.constant(0.0))
+    x = rec.a.belt.astype(float)
+    tr = BreathTracker(FS)
+    tr.update(x[:1500])
+    assert tr.state.quality == Quality.GOOD
+    out = tr.update(np.full(100, np.nan))
+    assert tr.state.quality == Quality.CONTACT_LOST and np.isnan(out.phase).all()
+    tr.update(x[1600:])
+    assert tr.state.quality == Quality.GOOD
+
+
+def test_unknown_kind_is_refused() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        BreathTracker(FS, "nose")

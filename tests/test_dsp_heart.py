@@ -1,0 +1,65 @@
+"""Heart rate with artifact correction, and RSA."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rapport_sync.dsp.heart import HeartTracker, correct_rr, rsa_amplitude_ms
+from rapport_sync.dsp.simulate import CouplingScript, simulate_dyad
+
+
+def _beats(hr_bpm: float = 70.0, rsa_ms: float = 80.0, seconds: float = 120.0
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """RR intervals swinging ``rsa_ms`` peak to trough with a 4-s breath."""
+    t, times, rrs = 0.0, [], []
+    while t < seconds:
+        rr = 60.0 / hr_bpm - rsa_ms / 2000.0 * np.sin(2 * np.pi * 0.25 * t)
+        t += rr
+        times.append(t)
+        rrs.append(rr)
+    return np.array(times), np.array(rrs)
+
+
+def test_artifacts_are_flagged_and_heart_rate_survives_them() -> None:
+    t, rr = _beats()
+    bad = rr.copy()
+    hits = [40, 41, 80, 120]
+    bad[40] = 2 * rr[40]  # missed beat
+    bad[41] = 0.45 * rr[41]  # extra beat
+    bad[80] = 3.5  # strap noise
+    bad[120] = np.nan
+    fixed, flagged = correct_rr(bad)
+    assert set(np.flatnonzero(flagged)) == set(hits)
+    np.testing.assert_allclose(fixed[hits], rr[hits], rtol=0.1)
+    tr = HeartTracker()
+    tr.update(t, bad)
+    assert tr.state.hr_bpm == pytest.approx(70.0, abs=1.0)
+    assert tr.state.artifact_fraction == pytest.approx(len(hits) / len(rr))
+    assert tr.state.n_beats == len(rr)
+
+
+def test_streaming_equals_batch() -> None:
+    t, rr = _beats()
+    rr[50] = 0.2
+    one = HeartTracker()
+    one.update(t, rr)
+    many = HeartTracker()
+    for i in range(0, len(t), 3):
+        many.update(t[i:i + 3], rr[i:i + 3])
+    assert many.state == one.state
+
+
+def test_rsa_amplitude_is_the_peak_to_trough_swing() -> None:
+    t, rr = _beats(rsa_ms=80.0)
+    assert rsa_amplitude_ms(t, rr) == pytest.approx(80.0, rel=0.15)
+    t, rr = _beats(rsa_ms=0.0)
+    assert rsa_amplitude_ms(t, rr) < 5.0
+
+
+def test_simulated_heart_rate() -> None:
+    rec = simulate_dyad(120, 25.0, seed=3, script=CouplingScript.constant(0.0))
+    tr = HeartTracker()
+    tr.update(rec.a.beat_times_s, rec.a.rr_s)
+    assert tr.state.hr_bpm == pytest.approx(68.0, abs=5.0)
+    assert tr.state.rsa_ms > 20.0  # the simulator's heart follows the breath
