@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=_positive(), default=5.0, metavar="S",
                    help="how long to listen (default 5 s)")
     p.add_argument("--all", action="store_true", help="also list devices that are not straps")
-    p.set_defaults(run=_delegate("rapport_sync.sources.ble", "run_scan"))
+    p.set_defaults(run=_delegate("rapport_sync.sources.ble_scan", "run_scan"))
 
     p = sub.add_parser("analyze", help="offline synchrony metrics with surrogate statistics",
                        description="INPUT is a session file or a CSV with a 'time' column in "

@@ -26,7 +26,7 @@ from rapport_sync.samples import (
     SignalKind,
 )
 from rapport_sync.session.strap_decoder import StrapDecoder
-from rapport_sync.sources import ble
+from rapport_sync.sources import ble, ble_scan
 from rapport_sync.sources.base import VirtualClock
 from rapport_sync.sources.ble_sim import FakeBleakClient, open_ble_sim
 
@@ -258,15 +258,15 @@ def test_scan_rows_and_message():
             SimpleNamespace(local_name="TV", rssi=-40, service_uuids=[]),
         ),
     }
-    rows = ble.scan_results(found)
+    rows = ble_scan.scan_results(found)
     assert [(r.name, r.heart_rate, r.pmd) for r in rows] == [
         ("TV", False, False),
         ("HRM-Pro", True, False),
         ("Polar H10 1A2B3C4D", True, True),
     ]
-    text = ble.format_scan(rows)
+    text = ble_scan.format_scan(rows)
     assert "TV" not in text and "HR+PMD" in text and "-61 dBm" in text
-    assert "no heart-rate straps" in ble.format_scan(rows[:1])
+    assert "no heart-rate straps" in ble_scan.format_scan(rows[:1])
 
 
 def test_scan_without_adapter_is_one_clear_error(monkeypatch):
@@ -277,7 +277,7 @@ def test_scan_without_adapter_is_one_clear_error(monkeypatch):
 
     monkeypatch.setattr(bleak, "BleakScanner", NoBlueZ)
     with pytest.raises(SourceError, match="no Bluetooth adapter available"):
-        ble.run_scan(SimpleNamespace(timeout=0.1))
+        ble_scan.run_scan(SimpleNamespace(timeout=0.1))
 
 
 def test_options_and_addresses():
