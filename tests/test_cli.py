@@ -142,3 +142,24 @@ def test_ctrl_c_ends_the_session_cleanly(tmp_path):
     assert "session saved to" in stdout
     info = cli("info", str(path))
     assert "ended cleanly" in info.stdout
+
+
+def test_a_full_disk_ends_the_recording_with_one_line_and_keeps_what_was_stored(tmp_path):
+    """The file-size limit makes every write past 150 kB fail as on a full disk."""
+    import resource
+
+    def small_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, 150_000))
+
+    path = tmp_path / "full.rapport"
+    run = subprocess.run([sys.executable, "-m", "rapport_sync", "demo", "--headless", "--speed",
+                          "50", "--duration", "600", "--out", str(path)], preexec_fn=small_disk,
+                         capture_output=True, text=True, timeout=120, env=ENV, cwd=REPO)
+    assert run.returncode == 1
+    assert run.stderr.count("\n") == 1 and "disk" in run.stderr and "Traceback" not in run.stderr
+    assert "recording stopped early" in run.stdout
+    stored = int(run.stdout.split(" chunks stored")[0].rsplit(" ", 1)[-1])
+    assert stored == chunks_in(path) > 100  # everything committed is there, and said so
+    info = cli("info", str(path))
+    assert info.returncode == 0 and "NOT closed cleanly" in info.stdout

@@ -298,8 +298,8 @@ class LiveSession:
 
     def _fail(self, message: str) -> None:
         if self.error is None:
-            self.error = message
-            log.error("%s", message)
+            self.error = message  # shown once, by whoever displays the session
+            log.debug("session error: %s", message)
 
     # -- snapshots for displays -------------------------------------------------------
     def snapshot(self, history: int = 600) -> SessionSnapshot:

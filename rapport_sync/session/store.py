@@ -95,10 +95,13 @@ class StoredEvent:
 
 def _store_error(exc: sqlite3.Error, path: Path) -> StoreError:
     text = str(exc)
+    kept = "everything up to the last commit is kept"
     if "full" in text:
-        return StoreError(f"disk full while writing {path}; everything up to the last "
-                          "commit is kept")
-    return StoreError(f"cannot write session {path}: {text}")
+        return StoreError(f"disk full while writing {path}; {kept}")
+    if "I/O" in text:
+        return StoreError(f"cannot write {path}: disk I/O error (disk full, over quota or "
+                          f"removed?); {kept}")
+    return StoreError(f"cannot write session {path}: {text}; {kept}")
 
 
 class SessionWriter:
@@ -111,7 +114,8 @@ class SessionWriter:
         self._last_commit = time.monotonic()
         self._device_ids: dict[str, int] = {}
         self.closed = False
-        self.n_chunks = 0
+        self.n_chunks = 0  # chunks committed to the file
+        self._pending_chunks = 0
 
     @classmethod
     def create(cls, path: str | os.PathLike[str], meta: dict[str, Any],
@@ -159,7 +163,7 @@ class SessionWriter:
             "INSERT INTO chunks (device_id, host_ns, kind, payload) VALUES (?, ?, ?, ?)",
             (self._device_ids[chunk.device], chunk.host_time_ns, str(chunk.kind), chunk.payload),
         )
-        self.n_chunks += 1
+        self._pending_chunks += 1
 
     def add_event(self, event: DeviceEvent) -> None:
         self._execute(
@@ -184,6 +188,8 @@ class SessionWriter:
         except sqlite3.Error as exc:
             raise _store_error(exc, self.path) from exc
         self._last_commit = time.monotonic()
+        self.n_chunks += self._pending_chunks
+        self._pending_chunks = 0
 
     def close(self, end_host_ns: int | None, clean: bool = True) -> None:
         """Commit what is left; on a clean close record the end and fold the WAL in."""
@@ -194,6 +200,8 @@ class SessionWriter:
             if clean and end_host_ns is not None:
                 self.set_meta("ended_host_ns", end_host_ns)
             self._conn.execute("COMMIT")
+            self.n_chunks += self._pending_chunks
+            self._pending_chunks = 0
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
             raise _store_error(exc, self.path) from exc

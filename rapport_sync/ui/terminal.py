@@ -100,7 +100,11 @@ def format_summary(snap: SessionSnapshot, path: str) -> list[str]:
         lines.append("  synchrony: no window had valid breathing from both people")
     if snap.markers:
         lines.append(f"  markers: {len(snap.markers)}")
-    lines.append(f"session saved to {path}")
+    if snap.error:
+        lines.append(f"recording stopped early: {snap.error}")
+        lines.append(f"what was stored is in {path}")
+    else:
+        lines.append(f"session saved to {path}")
     lines.append(f"  see it with: rapport-sync info {path}")
     return lines
 
