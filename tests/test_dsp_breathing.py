@@ -54,8 +54,9 @@ def test_streaming_equals_batch_for_any_chunking() -> None:
         sig.append(out.signal)
         pha.append(out.phase)
         i += n
-    np.testing.assert_array_equal(np.concatenate(sig), whole.signal)
-    np.testing.assert_array_equal(np.concatenate(pha), whole.phase)
+    # equal up to floating-point rounding of differently shaped vector operations
+    np.testing.assert_allclose(np.concatenate(sig), whole.signal, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(np.concatenate(pha), whole.phase, rtol=0, atol=1e-9)
     np.testing.assert_equal([astuple(e) for e in tr.events], [astuple(e) for e in events])
     np.testing.assert_equal(astuple(tr.state), astuple(state))  # NaN == NaN here
 
@@ -68,15 +69,30 @@ def test_input_is_not_mutated() -> None:
     np.testing.assert_array_equal(x, before)
 
 
-def test_phase_follows_the_offline_reference_on_the_simulator() -> None:
-    rec = simulate_dyad(300, FS, seed=2)
+def test_phase_meets_the_target_against_the_offline_reference() -> None:
+    """Typical simulated breathing (sighs and pauses included, uncoupled): the target is
+    median <= 15 deg and p95 <= 45 deg; the plain band-pass + quadrature gets ~17 deg here."""
+    rec = simulate_dyad(300, FS, seed=2, script=CouplingScript.constant(0.0))
     for blk in (rec.a, rec.b):
         out, _, _ = track_breathing(blk.belt, FS)
         live = out.phase.copy()
         live[: int(60 * FS)] = np.nan
         err = phase_error_deg(live, reference_phase(blk.belt, FS))
-        assert err["median"] <= 25.0 and err["p95"] <= 80.0
+        assert err["median"] <= 15.0 and err["p95"] <= 45.0
         assert err["n"] > 0.7 * 240 * FS  # breath holds and sighs are gated out
+
+
+def test_self_calibration_beats_the_plain_estimator() -> None:
+    rec = simulate_dyad(300, FS, seed=3, script=CouplingScript.constant(0.0))
+    x = rec.a.belt
+    ref = reference_phase(x, FS)
+    medians = []
+    for calibrate in (False, True):
+        tr = BreathTracker(FS, calibrate=calibrate)
+        live = tr.update(x).phase
+        live[: int(60 * FS)] = np.nan
+        medians.append(phase_error_deg(live, ref)["median"])
+    assert medians[1] < medians[0] - 3.0
 
 
 @pytest.mark.parametrize("mount", [1.0, -1.0])

@@ -24,7 +24,7 @@ from scipy import signal as sps
 
 from .events import BreathEvent, BreathEventDetector, BreathFlag, EventKind
 from .filters import Ring, band_sos, dominant_frequency
-from .phase import CausalPhase
+from .phase import CausalPhase, PhaseCalibration
 from .quality import Quality, assess_quality, clipped_fraction, has_motion, is_flat
 
 __all__ = [
@@ -84,10 +84,16 @@ class BreathTracker:
         Cadence of rate tracking, event detection and quality checks.
     max_events : int
         How many recent events :attr:`events` keeps.
+    calibrate : bool
+        Learn the phase correction from the past (see :class:`~.phase.PhaseCalibration`);
+        off, the phase is the plain rate-centred band-pass + quadrature.
+    calibrate_every_s : float
+        Cadence of that learning.
     """
 
     def __init__(self, fs: float = 25.0, kind: str = "belt", control_every_s: float = 1.0,
-                 max_events: int = 1000) -> None:
+                 max_events: int = 1000, calibrate: bool = True,
+                 calibrate_every_s: float = 10.0) -> None:
         kind = str(kind)
         if kind not in KINDS:
             raise ValueError(f"unknown breathing source kind {kind!r}; use one of {KINDS}")
@@ -109,6 +115,10 @@ class BreathTracker:
         self._raw = Ring(cap, self._width)
         self._clean = Ring(cap)
         self._env = Ring(int(32 * fs))
+        self._calib = PhaseCalibration(self.fs) if calibrate else None
+        self._calib_every = int(round(calibrate_every_s / control_every_s))
+        self._y = Ring(int(90 * fs))  # phase-path input and raw causal phase, for calibration
+        self._raw_phase = Ring(int(90 * fs))
         self._axis: np.ndarray | None = None  # acc: unit breathing axis
         self._sign = -1.0 if kind == "rr" else 1.0
         self._sign_fixed = kind in ("belt", "rr")
@@ -188,6 +198,10 @@ class BreathTracker:
                 return nan, nan
             y, base = y @ self._axis, base @ self._axis
         phase, env = self._phase.update(y * self._sign)
+        if self._calib is not None:
+            self._y.push(np.where(finite, y * self._sign, np.nan))
+            self._raw_phase.push(np.where(finite, phase, np.nan))
+            phase = self._calib.apply(phase)
         cleaned, self._lp_zi = sps.sosfilt(self._lp_sos, base * self._sign, zi=self._lp_zi)
         ok = finite
         cleaned = np.where(ok, cleaned, np.nan)
@@ -219,6 +233,9 @@ class BreathTracker:
         if not self._sign_fixed and self._valid_seconds >= 20.0:
             self._fix_sign(clean30)
         f0, self._concentration = dominant_frequency(clean30, fs)
+        period = self._detector.recent_period_s(self._n / fs)
+        if np.isfinite(period):
+            f0 = 1.0 / period  # breaths themselves: immune to harmonics and sighs
         if self._valid_seconds >= 12.0 and np.isfinite(f0):
             self._phase.set_rate(f0)
             if not np.isfinite(self._detector.depth_ref):
@@ -231,6 +248,10 @@ class BreathTracker:
             self._new_events.append(ev)
             if ev.kind == EventKind.INHALE:
                 self._n_breaths += 1
+        if (self._calib is not None and self._phase_ok
+                and (self._n // self._hop) % self._calib_every == 0):
+            n = min(self._y.total, self._y.capacity)
+            self._calib.learn(self._y.last(n), self._raw_phase.last(n))
         env = self._env.last(int(30 * fs))
         env = env[np.isfinite(env)]
         self._env_ref = float(np.median(env)) if env.size else float("nan")

@@ -83,6 +83,12 @@ class BreathEventDetector:
     def typical_period_s(self) -> float:
         return float(np.median(self._periods[-7:])) if self._periods else float("nan")
 
+    def recent_period_s(self, now_s: float, n: int = 5) -> float:
+        """Median of the last ``n`` breath periods if breathing is ongoing, else NaN."""
+        if len(self._periods) < 3 or not now_s - self.last_inhale_s < 2.5 * self._periods[-1]:
+            return float("nan")
+        return float(np.median(self._periods[-n:]))
+
     def pause_limit_s(self) -> float:
         p = self.typical_period_s
         return max(self.pause_s, 2.0 * p) if np.isfinite(p) else self.pause_s

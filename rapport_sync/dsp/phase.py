@@ -7,6 +7,13 @@ Live (:class:`CausalPhase`): a causal Butterworth band-pass whose geometric cent
 the person's breathing rate, a derivative quadrature ``q = -y'/omega``, and the phase of
 ``y + jq`` corrected by the known phase of the filter chain at the tracked rate.
 
+Self-calibration (:class:`PhaseCalibration`): the difference between the two is mostly a
+fixed function of the phase itself (breaths are not sinusoids: a fast inhale, a slow
+exhale, an end-expiratory pause). Every few seconds the reference is computed on the
+*past* buffer, away from its edges, compared with the causal phase stored for those same
+samples, and a low-order Fourier correction c(φ) is fitted (with forgetting). New samples
+get φ + c(φ). Only data at least ``edge_s`` old is used: still causal.
+
 Offline (:func:`reference_phase`): zero-phase band-pass 0.05-0.8 Hz (2nd-order
 Butterworth, ``sosfiltfilt``) and ``scipy.signal.hilbert`` over the whole recording.
 """
@@ -100,6 +107,71 @@ class CausalPhase:
         quad = -(y - prev) * (self.fs / omega)
         z = (mid + 1j * quad) * self._rotation
         return np.angle(z), np.abs(z)
+
+
+def _harmonics(phi: np.ndarray, order: int) -> np.ndarray:
+    cols = [np.ones_like(phi)]
+    for k in range(1, order + 1):
+        cols += [np.cos(k * phi), np.sin(k * phi)]
+    return np.column_stack(cols)
+
+
+class PhaseCalibration:
+    """Learned correction c(φ) that maps the causal phase onto the offline reference.
+
+    Parameters
+    ----------
+    fs : float
+        Sampling rate (Hz).
+    order : int
+        Number of harmonics of c(φ).
+    edge_s : float
+        Samples closer than this to either end of the buffer are not used (the zero-phase
+        filter and the Hilbert transform are unreliable there).
+    forget : float
+        Weight of the previous fit at each new fit (exponential forgetting).
+    max_correction_deg : float
+        Clip of |c(φ)|, so a bad fit can never turn the phase around.
+    """
+
+    def __init__(self, fs: float, order: int = 3, edge_s: float = 15.0, forget: float = 0.85,
+                 max_correction_deg: float = 45.0) -> None:
+        self.fs, self.order, self.edge = fs, order, int(edge_s * fs)
+        self.forget = forget
+        self.max_correction = np.radians(max_correction_deg)
+        k = 2 * order + 1
+        self._ata = np.zeros((k, k))
+        self._atb = np.zeros(k)
+        self.coef = np.zeros(k)
+
+    def learn(self, y: np.ndarray, phase: np.ndarray) -> None:
+        """Fit on a past buffer: ``y`` the drift-free input, ``phase`` the raw causal phase."""
+        if len(y) < 2 * self.edge + 10 * self.fs or not np.isfinite(y).all():
+            return
+        ref = reference_phase(y, self.fs)
+        sl = slice(self.edge, len(y) - self.edge)
+        p, r = phase[sl], ref[sl]
+        ok = np.isfinite(p) & np.isfinite(r)
+        if ok.sum() < 5 * self.fs:
+            return
+        err = np.angle(np.exp(1j * (r[ok] - p[ok])))
+        keep = np.abs(err) < np.pi / 2  # outliers (transients) would bend the fit
+        a = _harmonics(p[ok][keep], self.order)
+        self._ata = self.forget * self._ata + a.T @ a / len(a)
+        self._atb = self.forget * self._atb + a.T @ err[keep] / len(a)
+        ridge = 1e-3 * np.eye(len(self._atb))
+        self.coef = np.linalg.solve(self._ata + ridge, self._atb)
+
+    def apply(self, phase: np.ndarray) -> np.ndarray:
+        """Corrected phase (NaN stays NaN)."""
+        if not self.coef.any():
+            return phase
+        ok = np.isfinite(phase)
+        out = phase.copy()
+        c = _harmonics(phase[ok], self.order) @ self.coef
+        out[ok] = np.angle(np.exp(1j * (phase[ok] + np.clip(c, -self.max_correction,
+                                                            self.max_correction))))
+        return out
 
 
 def causal_phase(x: np.ndarray, fs: float, f0_hz: float = 0.25) -> np.ndarray:
