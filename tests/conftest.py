@@ -60,3 +60,10 @@ def sim_session(tmp_path_factory):
     """Five simulated minutes of the default script, stored and closed."""
     path = tmp_path_factory.mktemp("sessions") / "five-minutes.rapport"
     return run_sim_session(path, duration_s=300.0, seed=1, markers=("start",))
+
+
+@pytest.fixture(scope="session")
+def gapped_session(tmp_path_factory):
+    """Markers at 40 and 100 s and a 10-s link drop of B at 70 s (exports, reports)."""
+    from export_sessions import run_gapped_session
+    return run_gapped_session(tmp_path_factory.mktemp("gapped") / "gapped.rapport")

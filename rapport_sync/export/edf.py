@@ -1,0 +1,157 @@
+"""EDF+ export (pyedflib): one file per person, every channel on the session clock.
+
+Channels (label, physical dimension):
+
+- ``Resp chest`` (a.u.; accelerometer: ``Resp acc x/y/z``, mg): the raw breathing signal at the
+  device's nominal rate, resampled from the device clock to the session clock (linear,
+  less than one sample of shift, never across a gap);
+- ``Resp filtered`` (a.u.), ``Resp phase`` (rad), ``HR`` (bpm): the common analysis grid.
+
+Data start at session second 0 (the header's start time, to the second, is the session
+start in UTC; EDF+ keeps no sub-second start). EDF cannot hold NaN: in gaps every sample
+holds the channel's physical minimum (``GAP_FILL`` = digital minimum -32768, just below
+every real value), and an annotation ``gap`` with the gap's duration covers it; the last
+data record is filled likewise after the annotation ``session end``. Markers are
+annotations ``marker: <text>``; the clock alignment is an annotation at 0 s too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+
+from .aligned import AlignedSession, PersonExport
+
+__all__ = ["GAP_FILL_DIGITAL", "write_edf"]
+
+GAP_FILL_DIGITAL = -32768
+_DIGITAL = (-32768, 32767)
+
+
+def _edf_number(x: float, up: bool) -> float:
+    """``x`` rounded outward to a number the 8-character EDF header field holds exactly."""
+    for decimals in range(6, -1, -1):
+        scale = 10.0 ** decimals
+        v = (np.ceil(x * scale) if up else np.floor(x * scale)) / scale
+        if len(f"{v:.{decimals}f}".rstrip("0").rstrip(".")) <= 8:
+            return float(f"{v:.{decimals}f}")
+    raise ValueError(f"{x} does not fit an EDF header")
+
+
+def _range(x: np.ndarray) -> tuple[float, float]:
+    """Physical min/max: all real values, with the digital minimum left free for gaps."""
+    ok = x[np.isfinite(x)]
+    lo, hi = (float(ok.min()), float(ok.max())) if ok.size else (-1.0, 1.0)
+    span = max(hi - lo, 1e-3)
+    lsb = span / 65535
+    return _edf_number(lo - 3 * lsb, up=False), _edf_number(hi + lsb, up=True)
+
+
+def _digital(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Physical values to 16-bit samples; NaN (a gap) becomes ``GAP_FILL_DIGITAL``."""
+    span = _DIGITAL[1] - _DIGITAL[0]
+    d = np.round((x - lo) / (hi - lo) * span + _DIGITAL[0])
+    d = np.clip(np.nan_to_num(d, nan=GAP_FILL_DIGITAL), GAP_FILL_DIGITAL + 1, _DIGITAL[1])
+    return np.where(np.isfinite(x), d, GAP_FILL_DIGITAL).astype(np.int32)
+
+
+def _on_session_grid(t: np.ndarray, v: np.ndarray, fs: float, n: int, max_step_s: float
+                     ) -> np.ndarray:
+    grid = np.arange(n) / fs
+    out = np.full(n, np.nan)
+    ok = np.isfinite(t) & np.isfinite(v)
+    t, v = t[ok], v[ok]
+    if t.size < 2:
+        return out
+    out = np.interp(grid, t, v)
+    j = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, len(t) - 2)
+    bad = (grid < t[0]) | (grid > t[-1]) | (t[j + 1] - t[j] > max_step_s)
+    out[bad] = np.nan
+    return out
+
+
+def _channels(session: AlignedSession, person: PersonExport, seconds: int
+              ) -> list[tuple[str, str, float, np.ndarray, str]]:
+    """(label, dimension, fs, samples from session 0, prefilter) of one person."""
+    chans = []
+    raw_fs = round(person.raw_rate_hz) if np.isfinite(person.raw_rate_hz) else 0
+    if person.raw.size and raw_fs > 0:
+        t = person.raw_start_s + np.arange(len(person.raw)) / person.raw_fs_hz
+        max_step = max(3.0 / raw_fs, 0.25)
+        if person.raw.ndim == 2:
+            for axis in range(person.raw.shape[1]):
+                chans.append((f"Resp acc {'xyz'[axis]}", "mg", float(raw_fs),
+                              _on_session_grid(t, person.raw[:, axis], raw_fs,
+                                               seconds * raw_fs, max_step), "none"))
+        else:
+            chans.append(("Resp chest", "a.u.", float(raw_fs),
+                          _on_session_grid(t, person.raw, raw_fs, seconds * raw_fs, max_step),
+                          "none (device signal)"))
+    fs = session.fs
+    n = round(seconds * fs)
+    first = round(session.grid_time_s[0] * fs) if session.grid_time_s.size else 0
+
+    def grid(x: np.ndarray) -> np.ndarray:
+        out = np.full(n, np.nan)
+        lo, hi = max(first, 0), min(first + len(x), n)
+        if hi > lo:
+            out[lo:hi] = x[lo - first:hi - first]
+        return out
+
+    chans += [("Resp filtered", "a.u.", fs, grid(person.grid_resp), "causal band-pass"),
+              ("Resp phase", "rad", fs, grid(person.grid_phase), "causal phase"),
+              ("HR", "bpm", fs, grid(person.grid_hr_bpm), "RR corrected, held 3 s")]
+    return chans
+
+
+def _write_person(path: Path, session: AlignedSession, person: PersonExport) -> None:
+    import pyedflib
+
+    seconds = max(1, int(np.ceil(session.duration_s)))
+    chans = _channels(session, person, seconds)
+    writer = pyedflib.EdfWriter(str(path), len(chans), file_type=pyedflib.FILETYPE_EDFPLUS)
+    try:
+        headers, data = [], []
+        for label, dim, fs, x, prefilter in chans:
+            lo, hi = _range(np.array([-np.pi, np.pi]) if dim == "rad" else x)
+            headers.append({"label": label, "dimension": dim, "sample_frequency": fs,
+                            "physical_min": lo, "physical_max": hi,
+                            "digital_min": _DIGITAL[0], "digital_max": _DIGITAL[1],
+                            "transducer": "breathing belt" if label.startswith("Resp c")
+                            else "", "prefilter": prefilter})
+            data.append(_digital(x, lo, hi))
+        writer.setSignalHeaders(headers)
+        writer.setPatientCode(person.participant_id)
+        if person.label:
+            writer.setPatientName(person.label.replace(" ", "_")[:80])
+        writer.setEquipment("rapport_sync")
+        try:
+            start = dt.datetime.fromisoformat(session.started_utc).replace(tzinfo=None)
+            writer.setStartdatetime(start.replace(microsecond=0))
+        except ValueError:
+            pass
+        writer.writeSamples(data, digital=True)
+        for t, label in session.markers:
+            writer.writeAnnotation(float(t), -1, f"marker: {label}"[:40])
+        for a, b in person.gaps:
+            writer.writeAnnotation(float(a), float(b - a), "gap")
+        writer.writeAnnotation(float(session.duration_s), -1, "session end")
+        clock = session.clock.get(person.device, {})
+        if "drift_ppm" in clock:
+            writer.writeAnnotation(0.0, -1, f"clock drift {clock['drift_ppm']:.1f} ppm "
+                                   f"resid {clock['residual_s'] * 1e3:.2f} ms"[:40])
+    finally:
+        writer.close()
+
+
+def write_edf(session: AlignedSession, out: Path) -> list[Path]:
+    """Write ``<participant>_task-rapport.edf`` per person into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for person in session.people.values():
+        path = out / f"{person.participant_id}_task-rapport.edf"
+        _write_person(path, session, person)
+        paths.append(path)
+    return paths

@@ -1,0 +1,55 @@
+"""CSV export: documented columns, empty cells in gaps, per-window metrics, the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from export_sessions import GAP_S
+
+from rapport_sync.cli import main
+from rapport_sync.export.columns import SYNC_COLUMNS
+
+
+@pytest.fixture(scope="module")
+def csv_dir(gapped_session, tmp_path_factory):
+    out = tmp_path_factory.mktemp("csv")
+    assert main(["export", str(gapped_session.path), "--format", "csv", "--out", str(out)]) == 0
+    return out
+
+
+def rows(path):  # type: ignore[no-untyped-def]
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_aligned_columns_are_documented_and_gaps_are_empty(csv_dir):
+    table = rows(csv_dir / "aligned.csv")
+    meta = json.loads((csv_dir / "metadata.json").read_text())
+    assert list(table[0]) == list(meta["columns"]["aligned.csv"])
+    assert list(table[0])[:5] == ["time", "a_resp", "a_resp_filtered", "a_phase", "a_hr"]
+    inside = [r for r in table if GAP_S[0] + 1 < float(r["time"]) < GAP_S[1] - 1]
+    assert len(inside) == pytest.approx((GAP_S[1] - GAP_S[0] - 2) * 25, abs=2)
+    assert all(r["b_resp"] == "" and r["b_resp_filtered"] == "" for r in inside)
+    assert all(r["a_resp"] != "" for r in inside)
+    t = np.array([float(r["time"]) for r in table])
+    assert np.allclose(np.diff(t), 0.04)
+
+
+def test_raw_files_keep_rows_for_missing_samples(csv_dir):
+    raw_b = rows(csv_dir / "raw_sub-02.csv")
+    empty = [r for r in raw_b if r["value"] == ""]
+    assert len(empty) == pytest.approx((GAP_S[1] - GAP_S[0]) * 50, rel=0.05)
+    assert {r["participant"] for r in rows(csv_dir / "gaps.csv")} == {"sub-02"}
+
+
+def test_synchrony_has_every_window_and_the_pseudonyms_only(csv_dir, gapped_session):
+    sync = rows(csv_dir / "synchrony.csv")
+    assert list(sync[0]) == [name for name, _, _ in SYNC_COLUMNS]
+    assert len(sync) == len(gapped_session.pipeline.sync_history)
+    late = [float(r["plv"]) for r in sync if float(r["time_s"]) > 120]
+    assert np.median(late) > 0.7
+    text = "".join(p.read_text() for p in csv_dir.iterdir())
+    assert "Ann" not in text and "Ben" not in text

@@ -1,0 +1,68 @@
+"""EDF+ export read back with pyedflib: labels, units, values, gap fill, annotations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from export_sessions import GAP_S, MARKERS
+
+from rapport_sync.export import export_session
+from rapport_sync.export.aligned import load_aligned
+from rapport_sync.export.edf import GAP_FILL_DIGITAL
+
+pyedflib = pytest.importorskip("pyedflib")
+
+
+@pytest.fixture(scope="module")
+def edf(gapped_session, tmp_path_factory):
+    out = tmp_path_factory.mktemp("edf")
+    export_session(gapped_session.path, "edf", out)
+    return out, load_aligned(gapped_session.path)
+
+
+def read(path):  # type: ignore[no-untyped-def]
+    with pyedflib.EdfReader(str(path)) as r:
+        signals = {r.getLabel(i): (r.getPhysicalDimension(i), r.getSampleFrequency(i),
+                                   r.readSignal(i), r.getPhysicalMinimum(i),
+                                   r.getPhysicalMaximum(i), r.readSignal(i, digital=True))
+                   for i in range(r.signals_in_file)}
+        onsets, durations, texts = r.readAnnotations()
+        return signals, list(zip(onsets, durations, texts)), r.getPatientCode()
+
+
+def test_channels_units_and_values_read_back(edf):
+    out, aligned = edf
+    signals, _, code = read(out / "sub-01_task-rapport.edf")
+    assert code == "sub-01"
+    assert {k: v[:2] for k, v in signals.items()} == {
+        "Resp chest": ("a.u.", 50.0), "Resp filtered": ("a.u.", 25.0),
+        "Resp phase": ("rad", 25.0), "HR": ("bpm", 25.0)}
+    a = aligned.people["a"]
+    first = round(aligned.grid_time_s[0] * aligned.fs)
+    _, _, phase, lo, hi, _ = signals["Resp phase"]
+    got = phase[first:first + len(a.grid_phase)]
+    ok = np.isfinite(a.grid_phase)
+    assert np.max(np.abs(got[ok] - a.grid_phase[ok])) <= (hi - lo) / 65535 * 1.01
+    _, _, hr, _, _, _ = signals["HR"]
+    assert np.median(hr[hr > 0]) == pytest.approx(np.nanmedian(a.grid_hr_bpm), abs=0.1)
+
+
+def test_gaps_hold_the_fill_value_and_an_annotation(edf):
+    out, _ = edf
+    signals, notes, _ = read(out / "sub-02_task-rapport.edf")
+    _dim, fs, raw, lo, _, digital = signals["Resp chest"]
+    inside = slice(int((GAP_S[0] + 1) * fs), int((GAP_S[1] - 1) * fs))
+    assert np.all(digital[inside] == GAP_FILL_DIGITAL)  # the documented fill value
+    assert np.allclose(raw[inside], lo)  # = the physical minimum
+    after = digital[int((GAP_S[1] + 1) * fs):int(145 * fs)]
+    assert np.all(after > GAP_FILL_DIGITAL)  # real data never takes the fill value
+    assert [o for o, _, t in notes if t == "session end"] == [pytest.approx(150, abs=1)]
+    gaps = [(o, d) for o, d, t in notes if t == "gap"]
+    assert len(gaps) == 1
+    assert gaps[0][0] == pytest.approx(GAP_S[0], abs=0.7)
+    assert gaps[0][1] == pytest.approx(GAP_S[1] - GAP_S[0], abs=0.7)
+    markers = [(o, t) for o, _, t in notes if t.startswith("marker: ")]
+    assert [t for _, t in markers] == [f"marker: {label}" for _, label in MARKERS]
+    assert np.allclose([o for o, _ in markers], [t for t, _ in MARKERS], atol=1.0)
+    _signals_a, notes_a, _ = read(out / "sub-01_task-rapport.edf")
+    assert not [n for n in notes_a if n[2] == "gap"]  # A did not disconnect
