@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal as sps
 
-from .events import BreathEvent, BreathEventDetector, BreathFlag, EventKind
-from .filters import Ring, band_sos, dominant_frequency
+from .events import BreathEvent, BreathEventDetector, BreathFlag, EventKind, median_of
+from .filters import Ring, SosFilter, band_sos, dominant_frequency
 from .phase import CausalPhase, PhaseCalibration
 from .quality import Quality, assess_quality, clipped_fraction, has_motion, is_flat
 
@@ -93,7 +93,7 @@ class BreathTracker:
 
     def __init__(self, fs: float = 25.0, kind: str = "belt", control_every_s: float = 1.0,
                  max_events: int = 1000, calibrate: bool = True,
-                 calibrate_every_s: float = 10.0) -> None:
+                 calibrate_every_s: float = 20.0) -> None:
         kind = str(kind)
         if kind not in KINDS:
             raise ValueError(f"unknown breathing source kind {kind!r}; use one of {KINDS}")
@@ -101,12 +101,13 @@ class BreathTracker:
         self._width = 3 if kind == "acc" else None
         self._hop = max(1, round(control_every_s * fs))
         self._hp_sos = np.asarray(sps.butter(1, DRIFT_CUTOFF_HZ, "highpass", fs=fs, output="sos"))
+        base_sos = np.asarray(sps.butter(1, BASELINE_CUTOFF_HZ, "highpass", fs=fs, output="sos"))
         self._lp_sos = np.asarray(sps.butter(2, CLEAN_LOWPASS_HZ, "lowpass", fs=fs, output="sos"))
-        self._hp_zi: np.ndarray | None = None
-        self._base_sos = np.asarray(sps.butter(1, BASELINE_CUTOFF_HZ, "highpass", fs=fs,
-                                               output="sos"))
-        self._base_zi: np.ndarray | None = None
-        self._lp_zi = np.zeros((self._lp_sos.shape[0], 2))
+        axes = self._width or 1
+        self._hp = [SosFilter(self._hp_sos) for _ in range(axes)]  # per raw axis
+        self._base = [SosFilter(base_sos) for _ in range(axes)]
+        self._lp = SosFilter(self._lp_sos)
+        self._started = False
         self._phase = CausalPhase(self.fs, 0.25, pre_sos=self._hp_sos)
         self._detector = BreathEventDetector(self.fs, delay_s=_lowpass_delay_s(self._lp_sos, fs))
         self.events: deque[BreathEvent] = deque(maxlen=max_events)
@@ -116,7 +117,7 @@ class BreathTracker:
         self._clean = Ring(cap)
         self._env = Ring(int(32 * fs))
         self._calib = PhaseCalibration(self.fs) if calibrate else None
-        self._calib_every = int(round(calibrate_every_s / control_every_s))
+        self._calib_every = max(1, round(calibrate_every_s / control_every_s))
         self._y = Ring(int(90 * fs))  # phase-path input and raw causal phase, for calibration
         self._raw_phase = Ring(int(90 * fs))
         self._axis: np.ndarray | None = None  # acc: unit breathing axis
@@ -130,6 +131,8 @@ class BreathTracker:
         self._phase_ok = False
         self._env_ref = float("nan")
         self._concentration = 0.0
+        self._f0_spec = float("nan")
+        self._spectrum_every = max(1, round(5.0 / control_every_s))  # periodogram cadence
         self._state = BreathState(float("nan"), float("nan"), Quality.WARMING_UP, 0,
                                   float("nan"), False)
         self._n_breaths = 0
@@ -175,7 +178,7 @@ class BreathTracker:
                     continue
                 x[k] = 0.0  # nothing seen yet: filters stay unstarted (see below)
         if finite.any():
-            if self._hp_zi is None or self._gap_run + int(np.argmax(finite)) > 5 * self.fs:
+            if not self._started or self._gap_run + int(np.argmax(finite)) > 5 * self.fs:
                 self._restart(x[int(np.argmax(finite))])
             self._last_raw = x[np.flatnonzero(finite)[-1]].copy()
             tail = np.flatnonzero(finite)[-1]
@@ -184,12 +187,15 @@ class BreathTracker:
             self._gap_run += m
         self._n += m
         nan = np.full(m, np.nan)
-        if self._hp_zi is None:
+        if not self._started:
             self._clean.push(nan)
             self._env.push(nan)
             return nan, nan
-        y, self._hp_zi = sps.sosfilt(self._hp_sos, x, axis=0, zi=self._hp_zi)
-        base, self._base_zi = sps.sosfilt(self._base_sos, x, axis=0, zi=self._base_zi)
+        if self._width is None:
+            y, base = self._hp[0](x), self._base[0](x)
+        else:
+            y = np.column_stack([f(x[:, k]) for k, f in enumerate(self._hp)])
+            base = np.column_stack([f(x[:, k]) for k, f in enumerate(self._base)])
         self._valid_seconds += finite.sum() / self.fs
         if self._width is not None:
             if self._axis is None:
@@ -202,7 +208,7 @@ class BreathTracker:
             self._y.push(np.where(finite, y * self._sign, np.nan))
             self._raw_phase.push(np.where(finite, phase, np.nan))
             phase = self._calib.apply(phase)
-        cleaned, self._lp_zi = sps.sosfilt(self._lp_sos, base * self._sign, zi=self._lp_zi)
+        cleaned = self._lp(base * self._sign)
         ok = finite
         cleaned = np.where(ok, cleaned, np.nan)
         self._clean.push(cleaned)
@@ -211,13 +217,12 @@ class BreathTracker:
         return cleaned, np.where(gate, phase, np.nan)
 
     def _restart(self, first: np.ndarray | float) -> None:
-        zi0, zb = sps.sosfilt_zi(self._hp_sos), sps.sosfilt_zi(self._base_sos)
-        if self._width is None:
-            self._hp_zi, self._base_zi = zi0 * float(first), zb * float(first)
-        else:
-            f = np.asarray(first)[None, None, :]
-            self._hp_zi, self._base_zi = zi0[:, :, None] * f, zb[:, :, None] * f
-        self._lp_zi = np.zeros((self._lp_sos.shape[0], 2))
+        values = np.atleast_1d(np.asarray(first, dtype=float))
+        for k in range(len(self._hp)):
+            self._hp[k].start_at(values[k])
+            self._base[k].start_at(values[k])
+        self._lp.zi[:] = 0.0
+        self._started = True
         self._phase.reset()
         self._valid_seconds = 0.0
         self._phase_ok = False
@@ -232,7 +237,9 @@ class BreathTracker:
             self._update_axis()
         if not self._sign_fixed and self._valid_seconds >= 20.0:
             self._fix_sign(clean30)
-        f0, self._concentration = dominant_frequency(clean30, fs)
+        if (self._n // self._hop) % self._spectrum_every == 0 or not np.isfinite(self._f0_spec):
+            self._f0_spec, self._concentration = dominant_frequency(clean30, fs, nfft=2048)
+        f0 = self._f0_spec
         period = self._detector.recent_period_s(self._n / fs)
         if np.isfinite(period):
             f0 = 1.0 / period  # breaths themselves: immune to harmonics and sighs
@@ -281,13 +288,12 @@ class BreathTracker:
             concentration=self._concentration,
             seconds_since_breath=since if self._valid_seconds > 30.0 else 0.0,
             weak_source=self.kind in ("rr", "edr"))
-        times = [e.time_s for e in self.events if e.kind == EventKind.INHALE
-                 and e.time_s >= det.last_inhale_s - 60.0]
+        times = [t for t in det.inhale_times if t >= det.last_inhale_s - 60.0]
         rate = (60.0 * (len(times) - 1) / (times[-1] - times[0])
                 if len(times) >= 3 and times[-1] > times[0] else float("nan"))
-        periods = np.array(det._periods[-9:])
+        periods = np.array(det.periods[-9:])
         cv = float(periods.std() / periods.mean()) if periods.size >= 3 else float("nan")
-        depth = float(np.median(det._depths[-5:])) if det._depths else float("nan")
+        depth = median_of(det.depths[-5:])
         return BreathState(rate, depth, quality, self._n_breaths, det.last_inhale_s, apnea,
                            f0, cv)
 
@@ -312,7 +318,7 @@ class BreathTracker:
         c = clean[np.isfinite(clean)]
         if c.size and np.mean((c - c.mean()) ** 3) < 0:
             self._sign = -self._sign
-            self._lp_zi = -self._lp_zi
+            self._lp.zi *= -1.0
             self._phase.flip()
         self._sign_fixed = True
 

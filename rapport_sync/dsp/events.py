@@ -67,8 +67,8 @@ class BreathEventDetector:
         self.fs, self.onset_tol, self.delay_s = fs, onset_tol, delay_s
         self.hysteresis, self.shallow, self.sigh, self.pause_s = hysteresis, shallow, sigh, pause_s
         self.depth_ref = float("nan")  # typical depth; set from the signal until breaths exist
-        self._depths: list[float] = []
-        self._periods: list[float] = []
+        self.depths: list[float] = []
+        self.periods: list[float] = []
         self._seek_peak = True
         self._ext_v = float("nan")
         self._ext_i = -1
@@ -77,17 +77,18 @@ class BreathEventDetector:
         self._recent: deque[float] = deque(maxlen=max(2, round(0.5 * fs)))
         self._last_v_other = float("nan")  # value of the previous confirmed extremum
         self.last_inhale_s = float("nan")
+        self.inhale_times: deque[float] = deque(maxlen=64)
         self.last_event_s = float("nan")
 
     @property
     def typical_period_s(self) -> float:
-        return float(np.median(self._periods[-7:])) if self._periods else float("nan")
+        return median_of(self.periods[-7:])
 
     def recent_period_s(self, now_s: float, n: int = 5) -> float:
         """Median of the last ``n`` breath periods if breathing is ongoing, else NaN."""
-        if len(self._periods) < 3 or not now_s - self.last_inhale_s < 2.5 * self._periods[-1]:
+        if len(self.periods) < 3 or not now_s - self.last_inhale_s < 2.5 * self.periods[-1]:
             return float("nan")
-        return float(np.median(self._periods[-n:]))
+        return median_of(self.periods[-n:])
 
     def pause_limit_s(self) -> float:
         p = self.typical_period_s
@@ -141,8 +142,8 @@ class BreathEventDetector:
         elif np.isfinite(depth) and depth < 0.5 * ref:
             flag = BreathFlag.SHALLOW
         if np.isfinite(depth) and flag != BreathFlag.SIGH:
-            self._depths = (self._depths + [depth])[-9:]
-            self.depth_ref = float(np.median(self._depths))
+            self.depths = (self.depths + [depth])[-9:]
+            self.depth_ref = median_of(self.depths)
         cycle = float("nan")
         plateau_s = (self._ext_i - self._plateau_from) / self.fs if self._plateau_from >= 0 else 0.0
         paused = plateau_s >= self.pause_limit_s()
@@ -157,15 +158,25 @@ class BreathEventDetector:
                     if flag == BreathFlag.GOOD and np.isfinite(typical) and not (
                             0.5 * typical < cycle < 1.8 * typical):
                         flag = BreathFlag.IRREGULAR
-                    self._periods = (self._periods + [cycle])[-9:]
+                    self.periods = (self.periods + [cycle])[-9:]
             self.last_inhale_s = t
+            self.inhale_times.append(t)
         self.last_event_s = t
         found.append(BreathEvent(t, kind, float(depth), flag, cycle))
 
     def seed_depth(self, depth: float) -> None:
         """Set the typical depth from the signal itself (before breaths are known)."""
-        if not self._depths and np.isfinite(depth) and depth > 0:
+        if not self.depths and np.isfinite(depth) and depth > 0:
             self.depth_ref = float(depth)
+
+
+def median_of(values: list[float]) -> float:
+    """Median of a short list (NaN if empty) without numpy's per-call overhead."""
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    m = len(s) // 2
+    return s[m] if len(s) % 2 else 0.5 * (s[m - 1] + s[m])
 
 
 def find_breath_events(x: np.ndarray, fs: float, **options: float) -> list[BreathEvent]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy import signal as sps
 
@@ -11,12 +13,65 @@ BREATH_RATE_LIMITS_HZ = (4.0 / 60.0, 40.0 / 60.0)
 """Adults breathe roughly 4-40 breaths/min; nothing in this band is ever filtered away."""
 
 
+@lru_cache(maxsize=256)
 def band_sos(lo_hz: float, hi_hz: float, fs: float, order: int = 2) -> np.ndarray:
-    """Butterworth band-pass as second-order sections, edges clipped to (0, Nyquist)."""
+    """Butterworth band-pass as second-order sections, edges clipped to (0, Nyquist).
+
+    Cached (the live band moves in fixed steps); treat the result as read-only."""
     nyq = fs / 2.0
     hi = min(hi_hz, 0.95 * nyq)
     lo = min(max(lo_hz, 1e-3), 0.5 * hi)
     return np.asarray(sps.butter(order, [lo, hi], btype="bandpass", fs=fs, output="sos"))
+
+
+def sos_response(sos: np.ndarray, f_hz: float, fs: float) -> complex:
+    """Complex frequency response of second-order sections at one frequency."""
+    z1 = np.exp(-2j * np.pi * f_hz / fs)
+    z2 = z1 * z1
+    num = sos[:, 0] + sos[:, 1] * z1 + sos[:, 2] * z2
+    den = sos[:, 3] + sos[:, 4] * z1 + sos[:, 5] * z2
+    return complex(np.prod(num / den))
+
+
+class SosFilter:
+    """A causal IIR filter (second-order sections) with its state carried between calls.
+
+    Short chunks (the live case: a few samples, 25 times a second) run a plain loop,
+    which avoids ``scipy.signal.sosfilt``'s per-call overhead; long ones use ``sosfilt``.
+    Both compute the same recursion (transposed direct form II).
+    """
+
+    SHORT = 64
+
+    def __init__(self, sos: np.ndarray) -> None:
+        self.sos = np.asarray(sos, dtype=float)
+        self.zi = np.zeros((self.sos.shape[0], 2))
+        self._rows = [tuple(float(c) for c in row) for row in self.sos]
+
+    def set_sos(self, sos: np.ndarray) -> None:
+        """New coefficients, same state (the band moves without a restart)."""
+        self.sos = np.asarray(sos, dtype=float)
+        self._rows = [tuple(float(c) for c in row) for row in self.sos]
+
+    def start_at(self, value: float) -> None:
+        """State of a filter that has seen ``value`` forever (no start-up step)."""
+        self.zi = sps.sosfilt_zi(self.sos) * value
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if len(x) > self.SHORT:
+            y, self.zi = sps.sosfilt(self.sos, x, zi=self.zi)
+            return np.asarray(y)
+        y = x.tolist()
+        zi = self.zi
+        for k, (b0, b1, b2, _, a1, a2) in enumerate(self._rows):
+            z0, z1 = float(zi[k, 0]), float(zi[k, 1])
+            for i, v in enumerate(y):
+                out = b0 * v + z0
+                z0 = b1 * v - a1 * out + z1
+                z1 = b2 * v - a2 * out
+                y[i] = out
+            zi[k, 0], zi[k, 1] = z0, z1
+        return np.array(y)
 
 
 def wrap(angle: np.ndarray | float) -> np.ndarray:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal as sps
 
-from .filters import band_sos, wrap
+from .filters import SosFilter, band_sos, sos_response, wrap
 
 __all__ = [
     "REFERENCE_BAND_HZ",
@@ -55,7 +55,7 @@ class CausalPhase:
     def __init__(self, fs: float, f0_hz: float = 0.25, pre_sos: np.ndarray | None = None) -> None:
         self.fs = float(fs)
         self._pre = pre_sos
-        self._zi: np.ndarray | None = None
+        self._filter: SosFilter | None = None
         self._prev_y = 0.0
         self.f0_hz = float("nan")
         self._band_f0 = float("nan")
@@ -71,32 +71,35 @@ class CausalPhase:
             q = np.round(np.log(f0_hz) / np.log(_F0_STEP))
             self._band_f0 = float(_F0_STEP ** q)
             self.sos = band_sos(self._band_f0 / BAND_RATIO, self._band_f0 * BAND_RATIO, self.fs)
-            if self._zi is None:
-                self._zi = np.zeros((self.sos.shape[0], 2))
+            if self._filter is None:
+                self._filter = SosFilter(self.sos)
+            else:
+                self._filter.set_sos(self.sos)
         self._rotation = np.exp(-1j * self._calibration())
 
     def _calibration(self) -> float:
         """Phase (rad) the filter chain adds at the tracked rate, minus the half-sample step."""
-        w = np.array([self.f0_hz])
-        lag = np.angle(sps.sosfreqz(self.sos, worN=w, fs=self.fs)[1][0])
+        h = sos_response(self.sos, self.f0_hz, self.fs)
         if self._pre is not None:
-            lag += np.angle(sps.sosfreqz(self._pre, worN=w, fs=self.fs)[1][0])
-        return float(lag - np.pi * self.f0_hz / self.fs)
+            h *= sos_response(self._pre, self.f0_hz, self.fs)
+        return float(np.angle(h) - np.pi * self.f0_hz / self.fs)
 
     def reset(self) -> None:
         """Forget the filter state (after a long gap)."""
-        self._zi = np.zeros((self.sos.shape[0], 2))
+        assert self._filter is not None
+        self._filter.zi[:] = 0.0
         self._prev_y = 0.0
 
     def flip(self) -> None:
         """Continue as if the input had always had the opposite sign."""
-        if self._zi is not None:
-            self._zi = -self._zi
+        if self._filter is not None:
+            self._filter.zi *= -1.0
         self._prev_y = -self._prev_y
 
     def update(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Filter new samples; return ``(phase_rad, envelope)`` for each of them."""
-        y, self._zi = sps.sosfilt(self.sos, x, zi=self._zi)
+        assert self._filter is not None
+        y = self._filter(x)
         prev = np.empty_like(y)
         if len(y):
             prev[0] = self._prev_y
@@ -134,7 +137,7 @@ class PhaseCalibration:
         Clip of |c(φ)|, so a bad fit can never turn the phase around.
     """
 
-    def __init__(self, fs: float, order: int = 3, edge_s: float = 15.0, forget: float = 0.85,
+    def __init__(self, fs: float, order: int = 3, edge_s: float = 15.0, forget: float = 0.75,
                  max_correction_deg: float = 45.0) -> None:
         self.fs, self.order, self.edge = fs, order, int(edge_s * fs)
         self.forget = forget
@@ -196,7 +199,7 @@ def reference_phase(x: np.ndarray, fs: float,
         return out
     idx = np.arange(len(x))
     filled = np.interp(idx, idx[ok], x[ok])
-    sos = sps.butter(2, band_hz, btype="bandpass", fs=fs, output="sos")
+    sos = band_sos(band_hz[0], band_hz[1], fs)
     y = sps.sosfiltfilt(sos, filled - filled.mean())
     out[ok] = np.angle(sps.hilbert(y))[ok]
     return out

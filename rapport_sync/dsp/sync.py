@@ -60,11 +60,6 @@ class SyncState:
     window_s: float
 
 
-def _xcorr(a: np.ndarray, b: np.ndarray, nfft: int) -> np.ndarray:
-    """``out[k] = Σ_t conj(a[t]) b[t+k]`` (index mod nfft)."""
-    return np.fft.ifft(np.conj(np.fft.fft(a, nfft)) * np.fft.fft(b, nfft))
-
-
 def lag_peak(values: np.ndarray, lags_s: np.ndarray, nearest_zero: bool = False
              ) -> tuple[float, float]:
     """Peak of a lag curve: the global maximum, or (Boker) the local maximum nearest lag 0.
@@ -89,6 +84,12 @@ def lag_peak(values: np.ndarray, lags_s: np.ndarray, nearest_zero: bool = False
         if den < 0:
             lag += 0.5 * (a - c) / den * float(lags_s[1] - lags_s[0])
     return float(v[k]), float(lag)
+
+
+def _p95(x: np.ndarray) -> float:
+    """95th percentile (nearest rank, no interpolation: cheap and unbiased enough here)."""
+    k = int(np.ceil(0.95 * len(x))) - 1
+    return float(np.partition(x, k)[k])
 
 
 def _cycles(p: np.ndarray, fs: float) -> tuple[float, float]:
@@ -122,54 +123,52 @@ def window_sync(phase_a: np.ndarray, phase_b: np.ndarray, signal_a: np.ndarray,
     fbar = 0.5 * (fa + fb)
     n_eff = nv / fs * fbar
     ppc = float((n_eff * plv**2 - 1) / (n_eff - 1)) if n_eff > 1 else NAN
-    # lag scan (zero padded = linear lags), conj(zb) pairs with later samples for tau > 0
+    # lag scan (zero padded = linear lags) and the signals' cross-correlation, one batched FFT:
+    # corr(u, v)[k] = Σ_t conj(u[t]) v[t+k], so conj(za), conj(zb) give Σ za[t] conj(zb[t+k])
     max_lag = int(np.floor(min(max_lag_s, 0.45 / fbar) * fs))
     nfft = 1 << int(np.ceil(np.log2(2 * n)))
     m = valid.astype(float)
-    cross = _xcorr(np.conj(za), np.conj(zb), nfft)  # Σ za[t] conj(zb[t+k])
-    count = np.rint(_xcorr(m, m, nfft).real)
+    sa, sb = np.asarray(signal_a, float), np.asarray(signal_b, float)
+    ok = valid & np.isfinite(sa) & np.isfinite(sb)
+    xa = np.where(ok, sa - (sa[ok].mean() if ok.any() else 0.0), 0.0)
+    xb = np.where(ok, sb - (sb[ok].mean() if ok.any() else 0.0), 0.0)
+    spec = np.fft.fft(np.array([np.conj(za), np.conj(zb), m, xa, xb, ok]), nfft, axis=1)
+    corr = np.fft.ifft(np.conj(spec[[0, 2, 3, 5]]) * spec[[1, 2, 4, 5]], axis=1)
     lags = np.arange(-max_lag, max_lag + 1)
-    c_lag, n_lag = cross[lags % nfft], count[lags % nfft]
+    c_lag, n_lag = corr[0, lags % nfft], np.rint(corr[1, lags % nfft].real)
     r_lag = np.where(n_lag > 0.5 * nv, np.abs(c_lag) / np.maximum(n_lag, 1), np.nan)
     lag_plv, lag_s = lag_peak(r_lag, lags / fs)
+    wcc_r, wcc_lag = _wcc(corr[2, lags % nfft].real, np.rint(corr[3, lags % nfft].real),
+                          xa, xb, int(ok.sum()), lags / fs)
     # circular-shift surrogates of B within the window: all shifts by one FFT
-    circ = _xcorr(np.conj(za), np.conj(zb), n)
-    ccount = np.rint(_xcorr(m, m, n).real)
+    cspec = np.fft.fft(np.array([np.conj(za), np.conj(zb), m]), axis=1)
+    circ = np.fft.ifft(np.conj(cspec[[0, 2]]) * cspec[[1, 2]], axis=1)
+    ccount = np.rint(circ[1].real)
     with np.errstate(invalid="ignore", divide="ignore"):
-        r_circ = np.where(ccount > 0.5 * nv, np.abs(circ) / ccount, 0.0)
+        r_circ = np.where(ccount > 0.5 * nv, np.abs(circ[0]) / ccount, 0.0)
     lo = int(np.ceil(min_shift_s * fs))
     chance, chance_lag = NAN, NAN
     if n - 2 * lo >= 10:
-        chance = float(np.percentile(r_circ[lo:n - lo + 1], 95))
+        chance = _p95(r_circ[lo:n - lo + 1])
         rmax = maximum_filter1d(r_circ, size=2 * max_lag + 1, mode="wrap")
-        chance_lag = float(np.percentile(rmax[lo:n - lo + 1], 95))
+        chance_lag = _p95(rmax[lo:n - lo + 1])
     leader = "none"
     if np.isfinite(lag_s) and abs(lag_s) >= min_lead_s and not lag_plv <= chance_lag:
         leader = "a" if lag_s > 0 else "b"
-    wcc_r, wcc_lag = _wcc(signal_a, signal_b, valid, fs, max_lag, nfft)
     return SyncState(time_s, plv, ppc, float((za * np.conj(zb)).real.sum() / nv),
                      float(np.degrees(np.angle(mean))), lag_s, leader, lag_plv, chance,
                      chance_lag, nv / n, float(n_eff), fa * 60, fb * 60, (fa - fb) * 60,
                      float(abs(fa - fb) / fbar), wcc_r, wcc_lag, window_s)
 
 
-def _wcc(sa: np.ndarray, sb: np.ndarray, valid: np.ndarray, fs: float, max_lag: int,
-         nfft: int) -> tuple[float, float]:
-    sa, sb = np.asarray(sa, float), np.asarray(sb, float)
-    ok = valid & np.isfinite(sa) & np.isfinite(sb)
-    if ok.sum() < 8:
-        return NAN, NAN
-    xa = np.where(ok, sa - sa[ok].mean(), 0.0)
-    xb = np.where(ok, sb - sb[ok].mean(), 0.0)
+def _wcc(cross: np.ndarray, count: np.ndarray, xa: np.ndarray, xb: np.ndarray, n_ok: int,
+         lags_s: np.ndarray) -> tuple[float, float]:
+    """Lagged correlation r(τ) from raw cross-products and pair counts; Boker's peak."""
     den = np.sqrt((xa**2).sum() * (xb**2).sum())
-    if den <= 0:
+    if n_ok < 8 or den <= 0:
         return NAN, NAN
-    lags = np.arange(-max_lag, max_lag + 1)
-    r = _xcorr(xa, xb, nfft).real[lags % nfft] / den * ok.sum()
-    m = ok.astype(float)
-    cnt = np.rint(_xcorr(m, m, nfft).real[lags % nfft])
-    r = np.where(cnt > 0.5 * ok.sum(), r / np.maximum(cnt, 1), np.nan)
-    return lag_peak(r, lags / fs, nearest_zero=True)
+    r = np.where(count > 0.5 * n_ok, cross / den * n_ok / np.maximum(count, 1), np.nan)
+    return lag_peak(r, lags_s, nearest_zero=True)
 
 
 class DyadTracker:
