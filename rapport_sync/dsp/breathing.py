@@ -323,6 +323,12 @@ class BreathTracker:
         self._sign_fixed = True
 
 
+def display_delay_s(fs: float = 25.0) -> float:
+    """How late the cleaned (displayed) signal is at breathing frequencies, in seconds."""
+    return _lowpass_delay_s(np.asarray(sps.butter(2, CLEAN_LOWPASS_HZ, "lowpass", fs=fs,
+                                                  output="sos")), fs)
+
+
 def _lowpass_delay_s(sos: np.ndarray, fs: float) -> float:
     """Group delay (s) of the display low-pass at breathing frequencies."""
     w = np.array([0.1, 0.3])

@@ -1,0 +1,407 @@
+"""Offline analysis: ``rapport-sync analyze INPUT [--json] [--surrogates N] [--window S]``.
+
+The recording is replayed through the *same* live pipeline (per-person
+:class:`~rapport_sync.dsp.breathing.BreathTracker`, :class:`~rapport_sync.dsp.sync.DyadTracker`),
+then hindsight is added: the offline reference phase (zero-phase band-pass + Hilbert, see
+docs/metrics.md), session-level locking and lag on it, and surrogate statistics.
+:func:`analyze_arrays` does the work on aligned arrays; CSV files and session files both
+end up there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .dsp import ANALYSIS_RATE_HZ
+from .dsp.breathing import BreathTracker, EventKind
+from .dsp.heart import HeartTracker
+from .dsp.phase import phase_error_deg, reference_phase
+from .dsp.surrogates import surrogate_test
+from .dsp.sync import DyadTracker, lag_peak, window_sync
+from .errors import ConfigError, SessionFileError
+
+__all__ = [
+    "ALPHA",
+    "PRIMARY_SURROGATE",
+    "add_analyze_arguments",
+    "analyze_arrays",
+    "analyze_file",
+    "format_summary",
+    "load_csv",
+    "run_analyze",
+]
+
+PRIMARY_SURROGATE = "circular_shift"
+ALPHA = 0.05
+WARMUP_S = 60.0  # live phase error is scored after this (the estimator's start-up)
+
+
+def load_csv(path: str | Path) -> dict[str, np.ndarray]:
+    """Columns of a CSV with a header row; needs ``time``, ``a_resp`` and ``b_resp``."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            header = [h.strip() for h in fh.readline().split(",")]
+            data = np.genfromtxt(fh, delimiter=",", dtype=float, ndmin=2)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    missing = {"time", "a_resp", "b_resp"} - set(header)
+    if missing:
+        raise ConfigError(f"{path}: missing column(s) {', '.join(sorted(missing))} "
+                          "(need time, a_resp, b_resp)")
+    if data.size == 0 or data.shape[1] != len(header):
+        raise ConfigError(f"{path}: no data rows, or rows do not match the header")
+    return {name: data[:, i] for i, name in enumerate(header)}
+
+
+def _to_grid(t: np.ndarray, v: np.ndarray, grid: np.ndarray, max_gap_s: float = 0.5
+             ) -> np.ndarray:
+    ok = np.isfinite(t) & np.all(np.isfinite(v.reshape(len(v), -1)), axis=1)
+    t, v = t[ok], v[ok]
+    if len(t) < 2:
+        return np.full((len(grid),) + v.shape[1:], np.nan)
+    cols = v.reshape(len(v), -1)
+    out = np.column_stack([np.interp(grid, t, c) for c in cols.T])
+    j = np.clip(np.searchsorted(t, grid), 1, len(t) - 1)
+    gap = (t[j] - t[j - 1] > max_gap_s) | (grid < t[0]) | (grid > t[-1])
+    out[gap] = np.nan
+    return out.reshape((len(grid),) + v.shape[1:])
+
+
+def _beats_from_column(t: np.ndarray, rr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Beats from an RR column: a row is a beat where the value is finite and new."""
+    ok = np.isfinite(rr)
+    new = ok & np.r_[True, (rr[1:] != rr[:-1]) | ~ok[:-1]]
+    return t[new], rr[new]
+
+
+def _replay_person(x: np.ndarray, fs: float, kind: str) -> dict[str, Any]:
+    tr = BreathTracker(fs, kind, max_events=10**7)
+    hop = int(fs)  # one second per call, as a session would deliver it
+    sig, pha, states = [], [], []
+    for i in range(0, len(x), hop):
+        out = tr.update(x[i:i + hop])
+        sig.append(out.signal)
+        pha.append(out.phase)
+        states.append(tr.state)
+    return {"signal": np.concatenate(sig) if sig else np.empty(0),
+            "phase": np.concatenate(pha) if pha else np.empty(0),
+            "events": list(tr.events), "state": tr.state, "states": states}
+
+
+def _reference_input(raw: np.ndarray, cleaned: np.ndarray, kind: str, fs: float) -> np.ndarray:
+    """What the offline reference is computed from: the raw breathing signal (inhale up).
+
+    For sources without a fixed sign or axis (accelerometer, ECG-derived) it is the live
+    cleaned signal moved earlier by its low-pass delay.
+    """
+    if kind == "belt":
+        return raw
+    if kind == "rr":
+        return -raw
+    from .dsp.breathing import display_delay_s
+    shift = round(display_delay_s(fs) * fs)
+    return np.r_[cleaned[shift:], np.full(shift, np.nan)]
+
+
+def _session_rate(events: list[Any]) -> float:
+    on = np.array([e.time_s for e in events if e.kind == EventKind.INHALE])
+    return float(60.0 * (len(on) - 1) / (on[-1] - on[0])) if len(on) >= 3 else float("nan")
+
+
+def _onset_coincidence(ev_a: list[Any], ev_b: list[Any], tol_s: float, duration_s: float
+                       ) -> dict[str, float]:
+    a = np.array([e.time_s for e in ev_a if e.kind == EventKind.INHALE])
+    b = np.array([e.time_s for e in ev_b if e.kind == EventKind.INHALE])
+    if a.size == 0 or b.size == 0:
+        return {"observed": float("nan"), "expected": float("nan"), "tolerance_s": tol_s}
+    j = np.clip(np.searchsorted(b, a), 1, max(1, len(b) - 1))
+    near = np.minimum(np.abs(a - b[j - 1]), np.abs(a - b[np.minimum(j, len(b) - 1)]))
+    rate_b = len(b) / max(duration_s, 1e-9)
+    return {"observed": float(np.mean(near <= tol_s)),
+            "expected": float(1 - math.exp(-2 * tol_s * rate_b)), "tolerance_s": tol_s}
+
+
+def _heart_sync(hr_a: np.ndarray, hr_b: np.ndarray, fs: float, rng: np.random.Generator,
+                max_lag_s: float = 5.0, n_surr: int = 200) -> dict[str, float]:
+    """Lagged correlation of the two heart-rate series (slow trends removed) vs circular shifts."""
+    nan = float("nan")
+    ok = np.isfinite(hr_a) & np.isfinite(hr_b)
+    if ok.sum() < 60 * fs:
+        return {"r": nan, "lag_s": nan, "p": nan}
+    k = max(1, int(30 * fs))
+    def detrend(x: np.ndarray) -> np.ndarray:
+        filled = np.interp(np.arange(len(x)), np.flatnonzero(np.isfinite(x)), x[np.isfinite(x)])
+        trend = np.convolve(filled, np.ones(k) / k, mode="same")
+        return np.where(ok, filled - trend, 0.0)
+    a, b = detrend(hr_a), detrend(hr_b)
+    n, lags = len(a), np.arange(-int(max_lag_s * fs), int(max_lag_s * fs) + 1)
+    den = np.sqrt((a**2).sum() * (b**2).sum())
+    nfft = 1 << int(np.ceil(np.log2(2 * n)))
+    fa, fb = np.fft.rfft(a, nfft), np.fft.rfft(b, nfft)
+    r = np.fft.irfft(np.conj(fa) * fb, nfft)[lags % nfft] / den
+    peak, lag = lag_peak(r, lags / fs, nearest_zero=True)
+    circ = np.fft.irfft(np.conj(np.fft.rfft(a)) * np.fft.rfft(b), n) / den
+    lo = int(60 * fs)
+    shifts = rng.integers(lo, max(lo + 1, n - lo), n_surr)
+    surr = np.array([np.max(circ[(s + lags) % n]) for s in shifts])
+    p = float((1 + np.sum(surr >= peak)) / (1 + n_surr)) if np.isfinite(peak) else nan
+    return {"r": peak, "lag_s": lag, "p": p}
+
+
+def _hr_grid(t: np.ndarray, hr: np.ndarray | None, rr: np.ndarray | None, grid: np.ndarray
+             ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    if rr is not None and np.isfinite(rr).sum() >= 8:
+        bt, brr = _beats_from_column(t, rr)
+        return _to_grid(bt, 60.0 / brr, grid, max_gap_s=3.0), (bt, brr)
+    if hr is not None and np.isfinite(hr).any():
+        return _to_grid(t, hr, grid, max_gap_s=3.0), None
+    return np.full(len(grid), np.nan), None
+
+
+def _num(x: Any) -> Any:
+    if isinstance(x, float | np.floating):
+        return None if not np.isfinite(x) else round(float(x), 6)
+    if isinstance(x, dict):
+        return {k: _num(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_num(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return [_num(float(v)) for v in x]
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def analyze_arrays(time_s: np.ndarray, a_resp: np.ndarray, b_resp: np.ndarray, *,
+                   a_hr: np.ndarray | None = None, b_hr: np.ndarray | None = None,
+                   a_rr: np.ndarray | None = None, b_rr: np.ndarray | None = None,
+                   kind_a: str = "belt", kind_b: str = "belt", window_s: float = 60.0,
+                   n_surrogates: int = 200, seed: int = 0, max_lag_s: float = 3.0,
+                   max_iaaft: int = 200,
+                   progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Full offline analysis of one dyad (see module docstring); returns a JSON-ready dict.
+
+    ``time_s`` are seconds; the breathing columns may be at any rate (they are put on
+    the :data:`ANALYSIS_RATE_HZ` grid); ``a_rr``/``b_rr`` are RR intervals in s at the rows
+    where a beat happened (NaN or repeated elsewhere); ``a_hr``/``b_hr`` heart rate in bpm.
+    IAAFT surrogates (the costly type: an iterated FFT per surrogate) are capped at
+    ``max_iaaft``; the ``n`` of each type is reported.
+    """
+    fs = ANALYSIS_RATE_HZ
+    t = np.asarray(time_s, dtype=float)
+    if len(t) < 2 or not np.isfinite(t).any():
+        raise ConfigError("the time column is empty")
+    grid = np.arange(np.nanmin(t), np.nanmax(t) + 0.5 / fs, 1.0 / fs)
+    if len(grid) < 2 * window_s * fs:
+        raise ConfigError(f"recording is {grid[-1] - grid[0]:.0f} s long; need at least two "
+                          f"windows ({2 * window_s:.0f} s)")
+    xa, xb = (_to_grid(t, np.asarray(v, float), grid) for v in (a_resp, b_resp))
+    live = {p: _replay_person(x, fs, k) for p, x, k in (("a", xa, kind_a), ("b", xb, kind_b))}
+    dy = DyadTracker(fs, window_s, max_lag_s=max_lag_s, history_len=len(grid))
+    for i in range(0, len(grid), int(fs)):
+        s = slice(i, i + int(fs))
+        dy.update(live["a"]["phase"][s], live["b"]["phase"][s], live["a"]["signal"][s],
+                  live["b"]["signal"][s])
+    ref = {p: reference_phase(_reference_input(x, live[p]["signal"], k, fs), fs)
+           for p, x, k in (("a", xa, kind_a), ("b", xb, kind_b))}
+    errors = {}
+    for p in live:
+        scored = live[p]["phase"].copy()
+        scored[: int(WARMUP_S * fs)] = np.nan
+        e = phase_error_deg(scored, ref[p])
+        errors[p] = {"median": e["median"], "p95": e["p95"], "n": e["n"]}
+    dec = round(fs / 5.0)
+    fs_dec = fs / dec
+    ra, rb = ref["a"][::dec], ref["b"][::dec]
+    sa, sb = live["a"]["signal"][::dec], live["b"]["signal"][::dec]
+    whole = window_sync(ra, rb, sa, sb, fs_dec, float(grid[-1]), max_lag_s)
+    windows = DyadTracker(fs_dec, window_s, max_lag_s=max_lag_s, update_every_s=5.0,
+                          analysis_hz=fs_dec, history_len=len(ra))
+    windows.update(ra, rb, sa, sb)
+    win = list(windows.history)
+    surr = surrogate_test(ra, rb, sb, fs_dec, window_s, n_surrogates, seed, progress=progress,
+                          n_iaaft=min(n_surrogates, max_iaaft))
+    primary = surr[PRIMARY_SURROGATE]
+    significant = bool(np.isfinite(primary.p) and primary.p < ALPHA)
+    lag_s = whole.lag_s
+    leader = "none"
+    if significant and np.isfinite(lag_s) and abs(lag_s) >= 0.2 and whole.lag_plv > (
+            whole.chance_lag_plv95 if np.isfinite(whole.chance_lag_plv95) else 0.0):
+        leader = "a" if lag_s > 0 else "b"
+    w_lead = [w.leader for w in win]
+    w_lags = np.array([w.lag_s for w in win if w.leader != "none"])
+    rate_a, rate_b = _session_rate(live["a"]["events"]), _session_rate(live["b"]["events"])
+    w_diff = np.array([w.rate_diff_bpm for w in win])
+    w_t = np.array([w.time_s for w in win])
+    okd = np.isfinite(w_diff)
+    slope = (float(np.polyfit(w_t[okd] / 60.0, np.abs(w_diff[okd]), 1)[0])
+             if okd.sum() >= 3 else float("nan"))
+    hr = {p: _hr_grid(t, h, r, grid) for p, h, r in (("a", a_hr, a_rr), ("b", b_hr, b_rr))}
+    heart: dict[str, Any] = {}
+    for p in ("a", "b"):
+        beats = hr[p][1]
+        if beats is not None:
+            ht = HeartTracker(rsa_window_s=1e9)
+            ht.update(*beats)
+            heart[f"rsa_{p}_ms"] = ht.state.rsa_ms
+            heart[f"artifact_fraction_{p}"] = ht.state.artifact_fraction
+        heart[f"hr_{p}_bpm"] = float(np.nanmean(hr[p][0])) if np.isfinite(hr[p][0]).any() \
+            else float("nan")
+    heart["synchrony"] = _heart_sync(hr["a"][0][::dec], hr["b"][0][::dec], fs_dec,
+                                     np.random.default_rng(seed + 1))
+    duration = float(grid[-1] - grid[0])
+    quality = {p: {"good_fraction": float(np.mean([s.quality.usable for s in live[p]["states"]])),
+                   "final": str(live[p]["state"].quality)} for p in live}
+    live_hist = list(dy.history)
+    result = {
+        "duration_s": duration, "window_s": window_s, "statistic": "mean windowed PLV",
+        "plv": whole.plv, "ppc": whole.ppc, "alignment": whole.alignment,
+        "mean_relative_phase_deg": whole.mean_relative_phase_deg,
+        "lag_s": lag_s, "lag_plv": whole.lag_plv, "leader": leader,
+        "mean_windowed_plv": primary.observed,
+        "lead_stability": {"fraction_a": w_lead.count("a") / max(1, len(w_lead)),
+                           "fraction_b": w_lead.count("b") / max(1, len(w_lead)),
+                           "lag_sd_s": float(w_lags.std()) if w_lags.size > 1 else float("nan")},
+        "wcc_r": whole.wcc_r, "wcc_lag_s": whole.wcc_lag_s,
+        "rate_a_bpm": rate_a, "rate_b_bpm": rate_b,
+        "rate": {"diff_bpm": rate_a - rate_b,
+                 "mismatch": abs(rate_a - rate_b) / (0.5 * (rate_a + rate_b)),
+                 "convergence_bpm_per_min": slope,
+                 "matched_fraction": float(np.mean(np.abs(w_diff[okd]) < 1.0)) if okd.any()
+                 else float("nan")},
+        "onset_coincidence": _onset_coincidence(live["a"]["events"], live["b"]["events"], 1.0,
+                                                duration),
+        "heart": heart,
+        "surrogates": {k: {"z": v.z, "p": v.p, "effect_size": v.effect_size, "n": v.n,
+                           "mean": v.mean, "p95": v.p95} for k, v in surr.items()},
+        "primary_surrogate": PRIMARY_SURROGATE, "alpha": ALPHA, "significant": significant,
+        "live_phase_error_deg": errors,
+        "quality": quality,
+        "windows": {"time_s": [w.time_s for w in win], "plv": [w.plv for w in win],
+                    "ppc": [w.ppc for w in win], "alignment": [w.alignment for w in win],
+                    "lag_s": [w.lag_s for w in win], "leader": w_lead,
+                    "chance_plv95": [w.chance_plv95 for w in win],
+                    "rate_a_bpm": [w.rate_a_bpm for w in win],
+                    "rate_b_bpm": [w.rate_b_bpm for w in win]},
+        "live_windows": {"time_s": [w.time_s for w in live_hist[::5]],
+                         "plv": [w.plv for w in live_hist[::5]],
+                         "chance_plv95": [w.chance_plv95 for w in live_hist[::5]]},
+    }
+    return _num(result)  # type: ignore[no-any-return]
+
+
+def analyze_file(path: str | Path, window_s: float = 60.0, n_surrogates: int = 200,
+                 seed: int = 0, progress: Callable[[int, int], None] | None = None
+                 ) -> dict[str, Any]:
+    """Analyse a CSV (by suffix ``.csv``) or a stored session file."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such file")
+    opts = {"window_s": window_s, "n_surrogates": n_surrogates, "seed": seed, "progress": progress}
+    if path.suffix.lower() == ".csv":
+        cols = load_csv(path)
+        return analyze_arrays(cols["time"], cols["a_resp"], cols["b_resp"],
+                              a_hr=cols.get("a_hr"), b_hr=cols.get("b_hr"),
+                              a_rr=cols.get("a_rr"), b_rr=cols.get("b_rr"), **opts)  # type: ignore[arg-type]
+    from .session.replay import replay_session  # lazy: sessions pull in the store
+
+    rep = replay_session(path, window_s=window_s)
+    arrays: dict[str, Any] = {}
+    for p in ("a", "b"):
+        tr = rep.people.get(p)
+        if tr is None or tr.kind is None or len(tr.raw_time_s) < 2:
+            raise SessionFileError(f"{path}: person {p.upper()} has no breathing data")
+        arrays[f"{p}_t"], arrays[f"{p}_x"] = tr.raw_time_s, tr.raw_value
+        arrays[f"kind_{p}"] = str(tr.kind)
+        arrays[f"{p}_beats"] = (tr.beat_time_s, tr.rr_s)
+    t0 = max(arrays["a_t"][0], arrays["b_t"][0])
+    t1 = min(arrays["a_t"][-1], arrays["b_t"][-1])
+    grid = np.arange(t0, t1, 1.0 / ANALYSIS_RATE_HZ)
+    xa = _to_grid(arrays["a_t"], arrays["a_x"], grid)
+    xb = _to_grid(arrays["b_t"], arrays["b_x"], grid)
+    rr = {}
+    for p in ("a", "b"):
+        bt, brr = arrays[f"{p}_beats"]
+        col = np.full(len(grid), np.nan)
+        idx = np.clip(np.searchsorted(grid, bt), 0, len(grid) - 1)
+        col[idx] = brr
+        rr[p] = col
+    return analyze_arrays(grid, xa, xb, a_rr=rr["a"], b_rr=rr["b"], kind_a=arrays["kind_a"],
+                          kind_b=arrays["kind_b"], **opts)  # type: ignore[arg-type]
+
+
+def format_summary(r: dict[str, Any]) -> str:
+    """A readable summary of :func:`analyze_arrays`' result."""
+    def f(x: Any, spec: str = ".2f") -> str:
+        return "n/a" if x is None else format(x, spec)
+    lines = [f"session {f(r['duration_s'] / 60, '.1f')} min, windows of {f(r['window_s'], '.0f')} s"]
+    lines.append(f"breathing rate   A {f(r['rate_a_bpm'], '.1f')}/min   B {f(r['rate_b_bpm'], '.1f')}/min"
+                 f"   (difference {f(r['rate']['diff_bpm'], '+.1f')}/min)")
+    lines.append(f"locking (PLV)    {f(r['plv'])}   PPC {f(r['ppc'])}   "
+                 f"mean windowed PLV {f(r['mean_windowed_plv'])}")
+    lines.append(f"alignment        {f(r['alignment'], '+.2f')}   mean relative phase "
+                 f"{f(r['mean_relative_phase_deg'], '+.0f')} deg")
+    who = {"a": "A leads", "b": "B leads", "none": "nobody leads"}[r["leader"]]
+    lines.append(f"lead             {who}" + (f" by {abs(r['lag_s']):.1f} s"
+                                             if r["leader"] != "none" else ""))
+    lines.append("chance level     surrogate       z      ES      p      n")
+    for k, v in r["surrogates"].items():
+        lines.append(f"                 {k:<15s}{f(v['z'], '6.2f')}  {f(v['effect_size'], '6.2f')}"
+                     f"  {f(v['p'], '.3f')}  {v['n']}")
+    verdict = "ABOVE chance" if r["significant"] else "not above chance"
+    lines.append(f"verdict          {verdict} ({r['primary_surrogate']}, alpha {r['alpha']})")
+    e = r["live_phase_error_deg"]
+    lines.append(f"live phase error A median {f(e['a']['median'], '.0f')} / p95 "
+                 f"{f(e['a']['p95'], '.0f')} deg, B {f(e['b']['median'], '.0f')} / "
+                 f"{f(e['b']['p95'], '.0f')} deg (vs offline reference)")
+    return "\n".join(lines)
+
+
+class _Progress:
+    """A one-line stderr progress bar that appears only after the first second."""
+
+    def __init__(self, stream: Any = sys.stderr, after_s: float = 1.0) -> None:
+        self.stream, self.start, self.after = stream, time.monotonic(), after_s
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if time.monotonic() - self.start < self.after or total <= 0:
+            return
+        self.shown = True
+        k = int(30 * done / total)
+        self.stream.write(f"\rsurrogates [{'#' * k}{'.' * (30 - k)}] {done}/{total}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+
+
+def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``analyze`` options (cli.py defines the same ones)."""
+    parser.add_argument("input", metavar="INPUT")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--surrogates", type=int, default=200, metavar="N")
+    parser.add_argument("--window", type=float, default=60.0, metavar="S")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    """Run ``analyze`` for parsed arguments; print JSON or a summary; return the exit code."""
+    bar = _Progress()
+    try:
+        result = analyze_file(args.input, window_s=args.window, n_surrogates=args.surrogates,
+                              seed=getattr(args, "seed", 0), progress=bar)
+    finally:
+        bar.close()
+    print(json.dumps(result) if args.json else format_summary(result))
+    return 0
