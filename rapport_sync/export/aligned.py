@@ -41,6 +41,7 @@ __all__ = [
     "AlignedSession",
     "PersonExport",
     "find_gaps",
+    "interp_no_gaps",
     "load_aligned",
     "person_ids",
 ]
@@ -175,13 +176,14 @@ def _raw_grid(t: np.ndarray, v: np.ndarray, rate: float, drift: float
     return float(np.mean(t - k / fs)), float(fs), out
 
 
-def _interp_no_gaps(grid: np.ndarray, t: np.ndarray, v: np.ndarray, max_step_s: float
+def interp_no_gaps(grid: np.ndarray, t: np.ndarray, v: np.ndarray, max_step_s: float
                     ) -> np.ndarray:
     """Linear interpolation of ``v(t)`` at ``grid``; NaN outside the data and across gaps."""
+    ok = np.isfinite(t) & np.isfinite(v)
+    t, idx = np.unique(t[ok], return_index=True)
+    v = v[ok][idx]
     if t.size < 2:
         return np.full(grid.shape, np.nan)
-    t, idx = np.unique(t, return_index=True)
-    v = v[idx]
     out = np.interp(grid, t, v)
     j = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, len(t) - 2)
     bad = (grid < t[0]) | (grid > t[-1]) | (t[j + 1] - t[j] > max_step_s)
@@ -244,7 +246,7 @@ def load_aligned(path: str | os.PathLike[str], with_labels: bool = False) -> Ali
         people[p] = PersonExport(
             p, ids[p], participants.get(p, {}).get("label") if with_labels else None,
             str(tr.kind or ""), device, float(tr.raw_rate_hz), raw_fs, raw_start, raw,
-            _interp_no_gaps(grid, raw_t, signal_1d, max_step),
+            interp_no_gaps(grid, raw_t, signal_1d, max_step),
             _on_grid(first, fs, len(grid), tr.grid_time_s, tr.signal),
             _on_grid(first, fs, len(grid), tr.grid_time_s, tr.phase),
             _grid_hr(grid, tr.beat_time_s, rr_fixed),

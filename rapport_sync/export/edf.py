@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .aligned import AlignedSession, PersonExport
+from .aligned import AlignedSession, PersonExport, interp_no_gaps
 
 __all__ = ["GAP_FILL_DIGITAL", "write_edf"]
 
@@ -57,21 +57,6 @@ def _digital(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.where(np.isfinite(x), d, GAP_FILL_DIGITAL).astype(np.int32)
 
 
-def _on_session_grid(t: np.ndarray, v: np.ndarray, fs: float, n: int, max_step_s: float
-                     ) -> np.ndarray:
-    grid = np.arange(n) / fs
-    out = np.full(n, np.nan)
-    ok = np.isfinite(t) & np.isfinite(v)
-    t, v = t[ok], v[ok]
-    if t.size < 2:
-        return out
-    out = np.interp(grid, t, v)
-    j = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, len(t) - 2)
-    bad = (grid < t[0]) | (grid > t[-1]) | (t[j + 1] - t[j] > max_step_s)
-    out[bad] = np.nan
-    return out
-
-
 def _channels(session: AlignedSession, person: PersonExport, seconds: int
               ) -> list[tuple[str, str, float, np.ndarray, str]]:
     """(label, dimension, fs, samples from session 0, prefilter) of one person."""
@@ -83,11 +68,12 @@ def _channels(session: AlignedSession, person: PersonExport, seconds: int
         if person.raw.ndim == 2:
             for axis in range(person.raw.shape[1]):
                 chans.append((f"Resp acc {'xyz'[axis]}", "mg", float(raw_fs),
-                              _on_session_grid(t, person.raw[:, axis], raw_fs,
-                                               seconds * raw_fs, max_step), "none"))
+                              interp_no_gaps(np.arange(seconds * raw_fs) / raw_fs, t,
+                                             person.raw[:, axis], max_step), "none"))
         else:
             chans.append(("Resp chest", "a.u.", float(raw_fs),
-                          _on_session_grid(t, person.raw, raw_fs, seconds * raw_fs, max_step),
+                          interp_no_gaps(np.arange(seconds * raw_fs) / raw_fs, t, person.raw,
+                                         max_step),
                           "none (device signal)"))
     fs = session.fs
     n = round(seconds * fs)

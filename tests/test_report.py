@@ -1,0 +1,62 @@
+"""The HTML session report: self-contained, complete, pseudonymous, and honest about gaps."""
+
+from __future__ import annotations
+
+import base64
+import re
+import sys
+
+import pytest
+from export_sessions import MARKERS
+
+from rapport_sync.cli import main
+from rapport_sync.export.aligned import load_aligned
+from rapport_sync.export.report import epoch_table, surrogate_table
+
+pytest.importorskip("matplotlib")
+
+
+@pytest.fixture(scope="module")
+def report(gapped_session, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    assert main(["report", str(gapped_session.path), "--out", str(out),
+                 "--surrogates", "19"]) == 0
+    return out.read_text(encoding="utf-8")
+
+
+def test_report_is_self_contained_with_every_section(report):
+    assert not re.search(r'(src|href)="(?!data:)', report)  # nothing loaded from elsewhere
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', report)
+    assert len(images) == 4
+    assert all(base64.b64decode(img)[:8] == b"\x89PNG\r\n\x1a\n" for img in images)
+    for section in ("Traces", "Synchrony over time", "Lag and leader", "Rates",
+                    "Epochs between markers", "Surrogate statistics",
+                    "Signal quality and gaps", "Settings"):
+        assert f"<h2>{section}</h2>" in report
+    text = re.sub(r'src="data:[^"]+"', "", report)
+    assert "Ann" not in text and "Ben" not in text
+    assert "A = sub-01, B = sub-02" in report
+
+
+def test_coupled_breathing_beats_every_surrogate_and_the_gap_is_listed(report):
+    rows = re.findall(r"<tr><td>(circular_shift|segment_shuffle|iaaft)</td>(.*?)</tr>", report)
+    assert [kind for kind, _ in rows] == ["circular_shift", "segment_shuffle", "iaaft"]
+    for _, cells in rows:
+        p = float(re.findall(r"<td>([^<]*)</td>", cells)[5])
+        assert p == pytest.approx(1 / 20)  # observed above all 19 surrogates
+    assert re.search(r"<td>sub-02</td>.*?<td>1</td><td>7\d\.\d–8\d\.\d s</td>", report)
+    assert re.search(r"<td>sub-01</td>.*?<td>0</td><td>none</td>", report)
+
+
+def test_epochs_split_the_windows_at_the_markers(gapped_session):
+    session = load_aligned(gapped_session.path)
+    epochs = epoch_table(session)
+    assert [e["label"] for e in epochs] == ["session start"] + [m for _, m in MARKERS]
+    assert sum(e["n_windows"] for e in epochs) == len(session.sync_history)
+    assert all(e["plv"] > 0.6 for e in epochs)  # coupled all along
+
+
+def test_without_the_surrogate_module_the_report_says_so(gapped_session, monkeypatch):
+    monkeypatch.setitem(sys.modules, "rapport_sync.analysis", None)
+    results, note = surrogate_table(load_aligned(gapped_session.path), n=19)
+    assert results == [] and "unavailable" in note
