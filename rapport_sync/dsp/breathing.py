@@ -272,7 +272,7 @@ class BreathTracker:
         apnea = bool(self._n_breaths >= 2 and since > det.pause_limit_s())
         recent = self._raw.last(int(2 * fs))
         missing = float(np.mean(~np.isfinite(recent.reshape(len(recent), -1)).any(axis=1)))
-        step = 0.0
+        step, floor = 0.0, 0.0
         clean3 = self._clean.last(int(3 * fs))
         r = raw10[-int(3 * fs):]
         if len(r) > 1:
@@ -280,10 +280,11 @@ class BreathTracker:
             if self._width is not None:
                 d = d @ self._axis if self._axis is not None else np.zeros(len(d))
             d = np.abs(d[np.isfinite(d)])
-            step = float(d.max()) if d.size else 0.0
+            if d.size:
+                step, floor = float(d.max()), float(np.median(d))
         quality = assess_quality(
             missing_fraction=missing, flat=is_flat(self._raw.last(int(5 * fs))),
-            clipped=clipped_fraction(raw10), motion=has_motion(clean3, step, det.depth_ref),
+            clipped=clipped_fraction(raw10), motion=has_motion(clean3, step, det.depth_ref, floor),
             warmed_up=self._valid_seconds >= 15.0 and np.isfinite(det.depth_ref),
             concentration=self._concentration,
             seconds_since_breath=since if self._valid_seconds > 30.0 else 0.0,

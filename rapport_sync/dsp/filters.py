@@ -146,7 +146,7 @@ def dominant_frequency(x: np.ndarray, fs: float,
     if 0 < k < len(p) - 1:
         a, b, c = np.log(p[k - 1:k + 2] + 1e-300)
         den = a - 2 * b + c
-        shift = 0.5 * (a - c) / den if den < 0 else 0.0
+        shift = float(np.clip(0.5 * (a - c) / den, -0.5, 0.5)) if den < 0 else 0.0
     else:
         shift = 0.0
     f0 = float(f[k] + shift * (f[1] - f[0]))

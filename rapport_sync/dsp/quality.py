@@ -56,17 +56,20 @@ def clipped_fraction(raw: np.ndarray) -> float:
     return worst
 
 
-def has_motion(cleaned: np.ndarray, raw_step: np.ndarray, depth_ref: float) -> bool:
+def has_motion(cleaned: np.ndarray, raw_step: float, depth_ref: float,
+               step_floor: float = 0.0) -> bool:
     """Movement: the cleaned signal swings far past a normal breath, or the raw signal jumps.
 
     ``raw_step`` is the largest sample-to-sample change of the (projected) raw signal in
-    the last seconds; ``depth_ref`` the typical breath depth in the same units.
+    the last seconds, ``step_floor`` its median (the noise floor: white noise alone makes
+    the largest step ~5x the median); ``depth_ref`` the typical breath depth, same units.
     """
     if not np.isfinite(depth_ref) or depth_ref <= 0:
         return False
     c = cleaned[np.isfinite(cleaned)]
     swing = np.ptp(c) if c.size else 0.0
-    return bool(swing > 3.5 * depth_ref or raw_step > 0.6 * depth_ref)
+    jump = raw_step > 0.6 * depth_ref and raw_step > 10.0 * step_floor
+    return bool(swing > 3.5 * depth_ref or jump)
 
 
 def assess_quality(*, missing_fraction: float, flat: bool, clipped: float, motion: bool,

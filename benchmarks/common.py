@@ -1,0 +1,38 @@
+"""Shared pieces of the benchmarks: real data lookup, grid resampling, table printing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from rapport_sync.dsp import ANALYSIS_RATE_HZ
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("RAPPORT_SYNC_DATA", ROOT.parent / "shared" / "data"))
+
+
+def real_belt(fs: float = ANALYSIS_RATE_HZ) -> np.ndarray | None:
+    """The real belt recording on the analysis grid, or None (with a note) if absent."""
+    path = DATA / "real_belt_64hz.csv"
+    if not path.exists():
+        print(f"(real belt data not found in {DATA}; set RAPPORT_SYNC_DATA)")
+        return None
+    d = np.loadtxt(path, delimiter=",", skiprows=1)
+    grid = np.arange(d[0, 0], d[-1, 0], 1.0 / fs)
+    return np.interp(grid, d[:, 0], d[:, 1])
+
+
+def table(headers: list[str], rows: list[list[object]]) -> str:
+    """A plain-text table (floats with 2 decimals, or 1 when >= 10)."""
+    def cell(v: object) -> str:
+        if isinstance(v, float | np.floating):
+            return "n/a" if not np.isfinite(v) else (f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}")
+        return str(v)
+    cells = [headers] + [[cell(v) for v in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+             for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
