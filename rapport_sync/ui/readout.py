@@ -1,0 +1,183 @@
+"""What the monitor says in words: pure functions from session state to short texts.
+
+No Qt here, so every sentence the therapist reads is testable on its own. The wording
+follows what the numbers mean (see the reference on synchrony, section 2.2): *locking*
+(PLV) says whether the two rhythms keep a steady relation, *alignment* (mean cosine of the
+phase difference) says whether that relation is in step (+1), opposite (-1) or delayed (0),
+and neither means anything unless locking is above the chance level of the window.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .terminal import _clock
+
+__all__ = [
+    "ALIGNED",
+    "MIN_VALID_FRACTION",
+    "OPPOSITE",
+    "SyncLevel",
+    "SyncReadout",
+    "above_chance",
+    "describe_sync",
+    "format_clock",
+    "heart_text",
+    "latest_phase",
+    "leader_text",
+    "link_text",
+    "locking",
+    "quality_text",
+    "rate_text",
+]
+
+ALIGNED = 0.5  # alignment above this (|delta phi| mostly under 60 degrees) reads "in step"
+OPPOSITE = -0.5
+MIN_VALID_FRACTION = 0.5  # below this share of clean samples in the window, no verdict
+
+format_clock = _clock
+
+
+class SyncLevel(enum.Enum):
+    """How the pair's breathing relates right now (what the headline colour shows)."""
+
+    WAITING = "waiting"  # no complete window yet
+    UNCLEAR = "unclear"  # too little clean signal in the window
+    CHANCE = "chance"  # locking not above what two unrelated breathers reach
+    TOGETHER = "together"  # locked and in step
+    DELAYED = "delayed"  # locked with a steady delay
+    OPPOSITE = "opposite"  # locked, one inhales while the other exhales
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReadout:
+    level: SyncLevel
+    headline: str
+    detail: str
+
+
+def _finite(x: Any) -> bool:
+    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def locking(sync: Any) -> tuple[float, float]:
+    """The locking shown to the user and its chance level: the best-lag PLV against the 95th
+    percentile of the same statistic on circular-shift surrogates (zero-lag PLV as fallback).
+
+    The best-lag PLV also counts a partner who follows with a steady delay as locked, which
+    zero-lag PLV underrates when the breathing rate varies.
+    """
+    value = getattr(sync, "lag_plv", None)
+    chance = getattr(sync, "chance_lag_plv95", None)
+    if _finite(value) and _finite(chance):
+        return float(value), float(chance)  # type: ignore[arg-type]
+    return float(sync.plv), float(sync.chance_plv95)
+
+
+def above_chance(sync: Any) -> bool:
+    """Locking above the 95th percentile of the window's chance level."""
+    value, chance = locking(sync)
+    return _finite(value) and _finite(chance) and value > chance
+
+
+def describe_sync(sync: Any | None, window_s: float) -> SyncReadout:
+    """The headline about the pair: waiting, unclear, chance, together, delayed or opposite."""
+    if sync is None:
+        return SyncReadout(SyncLevel.WAITING, "Collecting the first window",
+                           f"A verdict needs {window_s:.0f} s of both people's breathing.")
+    valid = getattr(sync, "valid_fraction", 1.0)
+    if _finite(valid) and valid < MIN_VALID_FRACTION:
+        return SyncReadout(SyncLevel.UNCLEAR, "Not enough clean signal",
+                           f"Only {valid * 100:.0f}% of the last window is usable; "
+                           "check the straps.")
+    value, level = locking(sync)
+    if not (_finite(value) and _finite(level)):
+        return SyncReadout(SyncLevel.UNCLEAR, "Not enough clean signal",
+                           "No steady breathing rhythm in the last window yet.")
+    chance = f"locking {value:.2f}, chance up to {level:.2f}"
+    if not above_chance(sync):
+        return SyncReadout(SyncLevel.CHANCE, "Not above chance",
+                           f"Two unrelated breathers could look like this ({chance}).")
+    if sync.alignment >= ALIGNED:
+        return SyncReadout(SyncLevel.TOGETHER, "Breathing together",
+                           f"In step and above chance ({chance}).")
+    if sync.alignment <= OPPOSITE:
+        return SyncReadout(SyncLevel.OPPOSITE, "Locked in opposite phase",
+                           f"One inhales while the other exhales ({chance}).")
+    return SyncReadout(SyncLevel.DELAYED, "Locked with a delay",
+                       f"Same rhythm, shifted in time ({chance}).")
+
+
+def leader_text(sync: Any | None, labels: dict[str, str]) -> str:
+    """Who leads and by how much, only when the rhythms are locked above chance."""
+    if sync is None:
+        return ""
+    if not above_chance(sync):
+        return "No leader: not locked"
+    leader = getattr(sync, "leader", "none")
+    if leader not in labels or not _finite(sync.lag_s):
+        return "Nobody leads: in step"
+    return f"{labels[leader]} leads by {abs(sync.lag_s):.1f} s"
+
+
+def rate_text(breath: Any | None) -> str:
+    rate = getattr(breath, "rate_bpm", None)
+    return f"{rate:.1f} breaths/min" if _finite(rate) else "– breaths/min"
+
+
+def heart_text(heart: Any | None) -> str:
+    hr = getattr(heart, "hr_bpm", None)
+    return f"{hr:.0f} beats/min" if _finite(hr) else "– beats/min"
+
+
+_QUALITY_WORDS = {
+    "good": ("good signal", "good"),
+    "weak_source": ("usable (from heart beats)", "warn"),
+    "warming_up": ("warming up", "idle"),
+    "contact_lost": ("poor contact: samples missing", "bad"),
+    "flat": ("no signal: strap off or sensor stuck", "bad"),
+    "clipped": ("poor contact: signal clipped", "bad"),
+    "motion": ("movement disturbs the signal", "warn"),
+    "no_breathing": ("no breathing rhythm found", "bad"),
+}
+
+
+def quality_text(breath: Any | None) -> tuple[str, str]:
+    """Signal quality in words and a level: ``good``, ``warn``, ``bad`` or ``idle``."""
+    if breath is None:
+        return "waiting for data", "idle"
+    q = str(getattr(breath, "quality", "warming_up"))
+    return _QUALITY_WORDS.get(q, (q.replace("_", " "), "warn"))
+
+
+_LINK_WORDS = {"connected": ("connected", "good"), "waiting": ("waiting for device", "idle"),
+               "reconnecting": ("reconnecting…", "warn"),
+               "disconnected": ("disconnected", "bad")}
+
+
+def link_text(link: str) -> tuple[str, str]:
+    """Connection state in words and a level."""
+    return _LINK_WORDS.get(link, (link, "warn"))
+
+
+def latest_phase(trace: np.ndarray, max_age_s: float | None = None) -> float | None:
+    """The newest finite phase (rad) of a person's trace, or None.
+
+    ``trace`` has columns time_s, signal, phase. With ``max_age_s``, a phase older than
+    that relative to the newest row counts as none (the person went silent).
+    """
+    if len(trace) == 0:
+        return None
+    phase = trace[-256:, 2]
+    ok = np.flatnonzero(np.isfinite(phase))
+    if ok.size == 0:
+        return None
+    row = len(trace) - len(phase) + int(ok[-1])
+    if max_age_s is not None and trace[-1, 0] - trace[row, 0] > max_age_s:
+        return None
+    return float(trace[row, 2])
