@@ -195,7 +195,7 @@ def open_lsl(target: str, persons: Mapping[str | None, str], clock: Clock) -> Ls
                           "sender running, on this network, with the same SessionID?)")
     info = found[0]
     try:
-        inlet = pylsl.StreamInlet(info, max_buflen=60, recover=True)
+        inlet = pylsl.StreamInlet(info, max_buflen=360, recover=True)
         inlet.open_stream(timeout=10.0)  # samples are buffered from now on
     except Exception as exc:
         raise SourceError(f"cannot open LSL stream {info.name()!r}: {exc}") from exc
