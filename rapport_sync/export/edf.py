@@ -99,7 +99,8 @@ def _write_person(path: Path, session: AlignedSession, person: PersonExport) -> 
     chans = _channels(session, person, seconds)
     writer = pyedflib.EdfWriter(str(path), len(chans), file_type=pyedflib.FILETYPE_EDFPLUS)
     try:
-        headers, data = [], []
+        headers: list[dict[str, str | int | float | None]] = []
+        data = []
         for label, dim, fs, x, prefilter in chans:
             lo, hi = _range(np.array([-np.pi, np.pi]) if dim == "rad" else x)
             headers.append({"label": label, "dimension": dim, "sample_frequency": fs,
