@@ -45,3 +45,13 @@ def test_streaming_clock_converges_like_the_batch_fit():
 def test_rejects_bad_input():
     with pytest.raises(ValueError):
         fit_device_clock(np.array([]), np.array([]))
+
+
+def test_short_or_jittery_spans_fit_no_drift():
+    """Two seconds of arrivals cannot tell drift from jitter: the offset alone is used."""
+    device = np.array([0.0, 1.0, 2.0])
+    host = np.array([10.0, 11.4, 12.0])  # 40 % "drift" between two jittery points
+    fit = fit_device_clock(device, host)
+    assert fit.drift == 0 and fit.offset_s == pytest.approx(10.0)
+    wild = fit_device_clock(np.array([0.0, 30.0, 60.0]), np.array([0.0, 30.5, 60.1]))
+    assert wild.drift == 0  # 1.7e-3 would be no crystal

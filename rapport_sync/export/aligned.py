@@ -257,7 +257,7 @@ def load_aligned(path: str | os.PathLike[str], with_labels: bool = False) -> Ali
     settings = {"window_s": meta.get("config", {}).get("window_s"), "analysis_rate_hz": fs,
                 "config": meta.get("config", {}), "sources": meta.get("sources", {}),
                 "software_version": meta.get("software_version")}
-    events = list(dict.fromkeys(replay.events))  # a decoded event may also be stored
+    events = list(replay.events)
     return AlignedSession(path, fs, grid, people, replay.sync_history, replay.markers,
                           events, replay.duration_s, str(meta.get("started_utc", "")),
                           replay.ended_cleanly, clock, settings, replay)

@@ -48,7 +48,12 @@ def _lower_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.asarray(hull, dtype=int)
 
 
-def fit_device_clock(device_s: np.ndarray, host_s: np.ndarray) -> ClockFit:
+MIN_SPAN_S = 20.0  # below this, arrival jitter swamps the drift: offset only
+MAX_DRIFT = 1e-3  # 1000 ppm: far beyond any crystal; a larger slope is jitter, not drift
+
+
+def fit_device_clock(device_s: np.ndarray, host_s: np.ndarray,
+                     min_span_s: float = MIN_SPAN_S) -> ClockFit:
     """Fit host time as a linear function of device time under the arrival envelope.
 
     Parameters
@@ -58,12 +63,16 @@ def fit_device_clock(device_s: np.ndarray, host_s: np.ndarray) -> ClockFit:
     host_s : array
         Host arrival times in seconds, same length.
 
+    min_span_s : float
+        Device time the points must span before a drift is fitted.
+
     Returns
     -------
     ClockFit
         The line under all points that touches the lower convex hull where it is
-        longest-lived (the hull edge spanning the middle of the recording). With fewer
-        than two distinct device times, drift is 0 and the offset is the minimum delay.
+        longest-lived (the hull edge spanning the middle of the recording). Over less
+        than ``min_span_s``, or when the slope would exceed 1000 ppm (jitter, not a
+        crystal), drift is 0 and the offset is the minimum delay.
     """
     device_s = np.asarray(device_s, dtype=float)
     host_s = np.asarray(host_s, dtype=float)
@@ -71,9 +80,8 @@ def fit_device_clock(device_s: np.ndarray, host_s: np.ndarray) -> ClockFit:
         raise ValueError("device_s and host_s must be non-empty and of equal length")
     order = np.argsort(device_s, kind="stable")
     x, d = device_s[order], host_s[order] - device_s[order]
-    if np.ptp(x) <= 0:
-        offset = float(d.min())
-        return ClockFit(offset, 0.0, float(np.median(d - offset)), int(x.size))
+    if np.ptp(x) < max(min_span_s, 1e-9):
+        return _offset_only(d)
     hull = _lower_hull(x, d)
     mid = 0.5 * (x[0] + x[-1])
     # The hull edge whose span covers the middle of the record: a support line below
@@ -85,8 +93,15 @@ def fit_device_clock(device_s: np.ndarray, host_s: np.ndarray) -> ClockFit:
         i, j = hull[k], hull[k + 1]
         slope = (d[j] - d[i]) / (x[j] - x[i])
         offset = float(d[i] - slope * x[i])
+    if abs(slope) > MAX_DRIFT:
+        return _offset_only(d)
     residual = float(np.median(d - (offset + slope * x)))
     return ClockFit(offset, float(slope), residual, int(x.size))
+
+
+def _offset_only(delay: np.ndarray) -> ClockFit:
+    offset = float(delay.min())
+    return ClockFit(offset, 0.0, float(np.median(delay - offset)), int(delay.size))
 
 
 class DeviceClock:

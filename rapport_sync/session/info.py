@@ -7,7 +7,7 @@ from collections import Counter
 
 from ..samples import BreathSamples, DeviceEvent, DeviceEventKind, HeartBeats
 from .decoders import make_decoder
-from .store import SessionReader
+from .store import SessionReader, merge_events
 
 __all__ = ["describe_session", "count_streams"]
 
@@ -87,12 +87,7 @@ def describe_session(path: str | os.PathLike[str], max_events: int = 25) -> str:
             lines.append(f"  {person.upper()} {name:22s} {int(n):8d} "
                          f"{'beats' if name == 'heartbeats' else 'samples'}{rate_text}, "
                          f"{_clock(t0)} – {_clock(t1)}")
-        stored = reader.events()
-        events = [((e.host_ns - start) / 1e9, e.device, str(e.kind), e.detail) for e in stored]
-        events += [((e.host_time_ns - start) / 1e9, e.device, str(e.kind), e.detail)
-                   for e in decoded_events if (e.host_time_ns, e.detail) not in
-                   {(s.host_ns, s.detail) for s in stored}]
-        events.sort()
+        events = merge_events(reader.events(), decoded_events, start)
         kinds = Counter(k for _, _, k, _ in events)
         gaps = [e for e in events if e[2] in (DeviceEventKind.GAP, DeviceEventKind.DISCONNECTED)]
         summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"

@@ -17,7 +17,7 @@ import numpy as np
 from ..samples import BreathSamples, DeviceEvent, HeartBeats, SignalKind
 from .decoders import make_decoder
 from .pipeline import PERSONS, DyadPipeline
-from .store import SessionReader, StoredEvent, StoredMarker
+from .store import SessionReader, StoredMarker, merge_events
 
 __all__ = ["PersonTrace", "ReplayResult", "replay_session"]
 
@@ -75,13 +75,12 @@ def replay_session(path: str | os.PathLike[str], window_s: float | None = None,
         decoders = {d.device: make_decoder(d, start_ns) for d in reader.devices}
         raw: dict[str, list[BreathSamples]] = {p: [] for p in PERSONS}
         beats: dict[str, list[HeartBeats]] = {p: [] for p in PERSONS}
-        events: list[tuple[float, str, str, str]] = []
+        decoded_events: list[DeviceEvent] = []
         total = sum(n for n, *_ in reader.chunk_stats().values())
         for i, chunk in enumerate(reader.chunks()):
             for item in decoders[chunk.device].feed(chunk):
                 if isinstance(item, DeviceEvent):
-                    events.append(((item.host_time_ns - start_ns) / 1e9, item.device,
-                                   str(item.kind), item.detail))
+                    decoded_events.append(item)
                     continue
                 (raw if isinstance(item, BreathSamples) else beats)[item.person].append(item)  # type: ignore[index]
                 pipeline.feed(item)
@@ -89,10 +88,7 @@ def replay_session(path: str | os.PathLike[str], window_s: float | None = None,
                 progress(i, total)
         if progress is not None:
             progress(total, total)
-        stored_events: list[StoredEvent] = reader.events()
-        events += [((e.host_ns - start_ns) / 1e9, e.device, str(e.kind), e.detail)
-                   for e in stored_events]
-        events.sort()
+        events = merge_events(reader.events(), decoded_events, start_ns)
         markers_raw: list[StoredMarker] = reader.markers()
         markers = [((m.host_ns - start_ns) / 1e9, m.label) for m in markers_raw]
         end_ns = meta.get("ended_host_ns") or reader.last_host_ns()

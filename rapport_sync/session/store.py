@@ -40,6 +40,7 @@ __all__ = [
     "StoredMarker",
     "StoredEvent",
     "default_session_dir",
+    "merge_events",
 ]
 
 FORMAT_VERSION = 1
@@ -91,6 +92,19 @@ class StoredEvent:
     host_ns: int
     kind: DeviceEventKind
     detail: str
+
+
+def merge_events(stored: list[StoredEvent], decoded: list[DeviceEvent],
+                 start_ns: int) -> list[tuple[float, str, str, str]]:
+    """All events of a session as ``(session s, device, kind, detail)``, in time order.
+
+    The live session stores both the sources' link events and the events its decoders
+    derived from the chunks; a replay derives the latter again. Each is listed once."""
+    seen = {(e.host_ns, e.device, str(e.kind), e.detail) for e in stored}
+    rows = [(e.host_ns, e.device, str(e.kind), e.detail) for e in stored]
+    rows += [key for e in decoded
+             if (key := (e.host_time_ns, e.device, str(e.kind), e.detail)) not in seen]
+    return sorted(((t - start_ns) / 1e9, d, k, x) for t, d, k, x in rows)
 
 
 def _store_error(exc: sqlite3.Error, path: Path) -> StoreError:
