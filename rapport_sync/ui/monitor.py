@@ -36,6 +36,7 @@ FRAME_MS = 33  # about 30 frames per second
 METER_MIN_SPAN_S = 300.0  # the synchrony meter shows at least the last five minutes
 SPANS_S = (30.0, 60.0, 120.0, 300.0)
 CLOSE_QUESTION = "Stop the recording and save the session?"
+GRACE_S = 30.0  # session seconds a source that ends by itself may lag on a busy machine
 
 
 class MonitorWindow(QtWidgets.QMainWindow):
@@ -266,8 +267,17 @@ class MonitorWindow(QtWidgets.QMainWindow):
             self.stop_recording()
             if self.duration_s is not None:
                 self.finish()
-        elif self.duration_s is not None and snap.elapsed_s >= self.duration_s:
+        elif self.due(snap):
             self.finish()
+
+    def due(self, snap: SessionSnapshot) -> bool:
+        """The session has reached ``duration_s`` and every source that ends by itself (a
+        simulator told the duration) has delivered all it had, or lags by over 30 s."""
+        if self.duration_s is None or snap.elapsed_s < self.duration_s:
+            return False
+        finite = any(getattr(s, "duration_s", None) for s in self.session.sources)
+        return (not finite or self.session.acquisition_done
+                or snap.elapsed_s >= self.duration_s + GRACE_S)
 
     def render(self, snap: SessionSnapshot) -> None:
         """Draw a snapshot (persistent items, new data)."""
@@ -288,6 +298,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
             self.meter.update_history(history)
             self.lag.update_history(history)
         self.meter.scroll_to(now)
+        self.lag.scroll_to(now)
         self.dial.set_phases({p: latest_phase(ps.trace, max_age_s=1.0)
                               for p, ps in people.items()})
         sync = snap.sync

@@ -106,6 +106,8 @@ class _ScrollingPlot(pg.PlotWidget):
     def span_s(self, value: float) -> None:
         self._span_s = float(value)
         self.item.setXRange(-self._span_s, 0.0, padding=0)
+        major = next((m for m in (5, 10, 20, 30, 60, 120, 300) if value / m <= 6.5), 600)
+        self.item.getAxis("bottom").setTickSpacing(major, major / 5)
 
     def show_rows(self, curve: pg.PlotDataItem, rows: np.ndarray, y: np.ndarray | None,
                   now_s: float, points_per_px: float = 0.0) -> None:
@@ -132,14 +134,17 @@ class _ScrollingPlot(pg.PlotWidget):
         Items drawn in session time move in whole pixels only (a slow plot, such as five
         minutes over a thousand pixels, then repaints a few times a second, not every frame).
         """
-        if self.moving:
-            s_per_px = self._span_s / max(self.width(), 100)
-            shift = -round(now_s / s_per_px) * s_per_px
-            if shift != self._shift:
-                self._shift = shift
-                for item in self.moving:
-                    item.setPos(shift, 0.0)
+        s_per_px = self._span_s / max(self.width(), 100)
+        shift = -round(now_s / s_per_px) * s_per_px
+        if shift != self._shift:
+            self._shift = shift
+            self.shift_items(shift)
         self.markers.scroll_to(now_s, self._span_s)
+
+    def shift_items(self, shift: float) -> None:
+        """Move the items drawn in session time by ``shift`` seconds."""
+        for item in self.moving:
+            item.setPos(shift, 0.0)
 
 
 class TracePlot(_ScrollingPlot):
@@ -211,15 +216,13 @@ class SyncMeterPlot(_ScrollingPlot):
     """Locking (PLV) over time over the shaded chance band; alignment in the expert view."""
 
     def __init__(self) -> None:
-        super().__init__("Synchrony: locking vs chance", "locking", "session time")
+        super().__init__("", "locking")
         self.chance = self.item.plot(pen=pg.mkPen(theme.CHANCE_EDGE, width=1,
                                                    style=QtCore.Qt.PenStyle.DashLine),
                                      fillLevel=0.0, brush=pg.mkBrush(theme.CHANCE_FILL))
         self.plv = self.item.plot(pen=pg.mkPen(theme.SYNC_COLOUR, width=3), connect="finite")
         self.alignment = self.item.plot(pen=pg.mkPen(theme.ALIGN_COLOUR, width=1.5),
                                         connect="finite")
-        self.band_label = pg.TextItem("chance level", color=theme.CHANCE_EDGE, anchor=(0, 1))
-        self.item.addItem(self.band_label)
         self.waiting = pg.TextItem("the first value appears once half a window is recorded",
                                    color=theme.IDLE, anchor=(0, 0.5))
         self.item.addItem(self.waiting)
@@ -228,6 +231,13 @@ class SyncMeterPlot(_ScrollingPlot):
 
     def set_expert(self, expert: bool) -> None:
         """Expert: also the alignment curve (-1 opposite … +1 in step), y from -1."""
+        title = (f'Synchrony over time&nbsp;&nbsp;&nbsp;<span style="color:{theme.SYNC_COLOUR}">'
+                 f'━━ locking</span>&nbsp;&nbsp;&nbsp;<span style="color:{theme.CHANCE_EDGE}">'
+                 "▇ chance (95% of unrelated pairs stay below)</span>")
+        if expert:
+            title += (f'&nbsp;&nbsp;&nbsp;<span style="color:{theme.ALIGN_COLOUR}">━━ alignment'
+                      "</span>")
+        self.item.setTitle(title, color=theme.FOREGROUND, size="11pt")
         self.alignment.setVisible(expert)
         self.item.setYRange(-1.0 if expert else 0.0, 1.0, padding=0.02)
         self.item.setLabel("left", "locking · alignment" if expert else "locking")
@@ -237,7 +247,6 @@ class SyncMeterPlot(_ScrollingPlot):
         if not history:
             for curve in (self.chance, self.plv, self.alignment):
                 curve.setData(_EMPTY, _EMPTY)
-            self.band_label.hide()
             self.waiting.setPos(-0.98 * self.span_s, 0.5)
             self.waiting.show()
             return
@@ -245,25 +254,23 @@ class SyncMeterPlot(_ScrollingPlot):
         t = np.fromiter((s.time_s for s in history), float, len(history))
         plv, chance = np.array([locking(s) for s in history], float).T
         align = np.fromiter((s.alignment for s in history), float, len(history))
-        chance = np.where(np.isfinite(chance), chance, 0.0)
-        self.chance.setData(t, chance)
+        known = np.isfinite(chance)  # the band is drawn where the chance level is known
+        self.chance.setData(t[known], chance[known])
         self.plv.setData(t, plv)
         self.alignment.setData(t, align)
-        self.band_label.setPos(-self.span_s, float(chance[-1]))
-        self.band_label.show()
 
 
 class LagPlot(_ScrollingPlot):
     """The best lag of each window (expert view): filled where locking is above chance."""
 
     def __init__(self) -> None:
-        super().__init__("Who leads: best lag per window (+ = A leads)", "lag (s)",
-                         "session time")
+        super().__init__("Who leads: best lag per window (+ = A leads; filled = locked above "
+                         "chance)", "lag (s)")
         self.locked = pg.ScatterPlotItem(size=6, pen=None, brush=pg.mkBrush(theme.SYNC_COLOUR))
         self.unlocked = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(theme.CHANCE_FILL))
         self.item.addItem(self.unlocked)
         self.item.addItem(self.locked)
-        self.moving = [self.locked, self.unlocked]
+        self._points = (_EMPTY, _EMPTY, np.zeros(0, bool))
         self.item.addLine(y=0.0, pen=pg.mkPen(theme.CHANCE_EDGE, width=1))
         self.item.setYRange(-3.0, 3.0, padding=0.02)
 
@@ -271,9 +278,15 @@ class LagPlot(_ScrollingPlot):
         t = np.fromiter((s.time_s for s in history), float, len(history))
         lag = np.fromiter((s.lag_s for s in history), float, len(history))
         ok = np.array([above_chance(s) for s in history], bool) & np.isfinite(lag)
-        self.locked.setData(t[ok], lag[ok])
+        self._points = (t, lag, ok)
+        self.shift_items(self._shift)
+
+    def shift_items(self, shift: float) -> None:
+        # scatter points are culled in view coordinates, so they are moved by new data
+        t, lag, ok = self._points
         rest = ~ok & np.isfinite(lag)
-        self.unlocked.setData(t[rest], lag[rest])
+        self.locked.setData(t[ok] + shift, lag[ok])
+        self.unlocked.setData(t[rest] + shift, lag[rest])
 
 
 class MarkerLines:

@@ -106,11 +106,24 @@ def describe_sync(sync: Any | None, window_s: float) -> SyncReadout:
     if sync.alignment >= ALIGNED:
         return SyncReadout(SyncLevel.TOGETHER, "Breathing together",
                            f"In step and above chance ({chance}).")
+    if getattr(sync, "leader", "none") in ("a", "b") and not (
+            sync.alignment <= OPPOSITE and _lag_at_half_breath(sync)):
+        return SyncReadout(SyncLevel.DELAYED, "Locked with a delay",
+                           f"One follows the other's rhythm ({chance}).")
     if sync.alignment <= OPPOSITE:
         return SyncReadout(SyncLevel.OPPOSITE, "Locked in opposite phase",
                            f"One inhales while the other exhales ({chance}).")
     return SyncReadout(SyncLevel.DELAYED, "Locked with a delay",
                        f"Same rhythm, shifted in time ({chance}).")
+
+
+def _lag_at_half_breath(sync: Any) -> bool:
+    """The best lag sits near half a breath: anti-phase rather than one following."""
+    rates = (getattr(sync, "rate_a_bpm", math.nan), getattr(sync, "rate_b_bpm", math.nan))
+    if not (_finite(sync.lag_s) and all(_finite(r) and r > 0 for r in rates)):
+        return True
+    period_s = 120.0 / (rates[0] + rates[1])
+    return abs(sync.lag_s) >= 0.4 * period_s
 
 
 def leader_text(sync: Any | None, labels: dict[str, str]) -> str:
