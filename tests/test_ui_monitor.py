@@ -1,0 +1,158 @@
+"""The monitor window on real sessions of two simulated people (offscreen Qt, pytest-qt)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
+
+from rapport_sync.session.live import LiveSession
+from rapport_sync.session.store import SessionReader
+from rapport_sync.sources.base import MonotonicClock, SourceSpec
+from rapport_sync.ui import theme
+from rapport_sync.ui.monitor import CLOSE_QUESTION, MonitorWindow
+
+SPEED = 20.0
+
+
+def make_window(qtbot, tmp_path, **kwargs):  # type: ignore[no-untyped-def]
+    theme.configure_pyqtgraph()
+    spec = SourceSpec.parse("sim:seed=1,script=coupled")
+    session = LiveSession({"a": spec, "b": spec}, tmp_path / "s.rapport",
+                          {"a": "Alex", "b": "Sam"}, clock=MonotonicClock(SPEED))
+    window = MonitorWindow(session, title="test", **kwargs)
+    qtbot.addWidget(window)
+    window.resize(1400, 850)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+def upward_crossings_per_min(x: np.ndarray, y: np.ndarray) -> float:
+    ok = np.isfinite(y)
+    x, y = x[ok], y[ok] - np.median(y[ok])
+    ups = np.flatnonzero((y[:-1] < 0) & (y[1:] >= 0))
+    return 60.0 * (len(ups) - 1) / (x[ups[-1]] - x[ups[0]])
+
+
+def test_window_shows_both_people_breathing_and_synchrony(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    assert window.state == "ready" and window.last is None  # nothing recorded yet
+    window.start_recording()
+    qtbot.waitUntil(lambda: window.last is not None and window.last.sync is not None
+                    and window.last.elapsed_s > 45, timeout=20_000)
+    snap = window.last
+    for p in ("a", "b"):
+        x, y = window.traces.curves[p].getData()
+        assert x[-1] <= 0.0 and x[-1] > -2.0  # the newest sample is at the right edge
+        assert x[0] >= -window.traces.span_s
+        rate = snap.people[p].breath.rate_bpm
+        # the curve on screen breathes at the person's measured rate
+        assert upward_crossings_per_min(x, y) == pytest.approx(rate, abs=2.5)
+        hand_x, _ = window.dial.hands[p].getData()
+        assert hand_x is not None and len(hand_x) == 2
+    plv_x, plv_y = window.meter.plv.getData()
+    assert len(plv_x) >= 1 and np.all((plv_y >= 0) & (plv_y <= 1))
+    window.stop_recording()
+    assert window.state == "stopped"
+    assert window.session.finished.is_set()
+
+
+def test_marker_hotkey_and_labelled_marker_are_stored(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    window.start_recording()
+    qtbot.wait(200)
+    window.activateWindow()
+    window.setFocus()
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_M)
+    window.marker_label.setText("calm")
+    qtbot.keyClick(window.marker_label, QtCore.Qt.Key.Key_Return)
+    assert window.marker_label.text() == ""
+    qtbot.waitUntil(lambda: len(window.last.markers) == 2, timeout=5_000)
+    assert len(window.traces.markers.lines) == 2  # drawn on the traces
+    window.stop_recording()
+    with SessionReader(tmp_path / "s.rapport") as reader:
+        assert [m.label for m in reader.markers()] == ["", "calm"]
+
+
+def test_renaming_a_participant_is_stored(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    window.start_recording()
+    card = window.cards["b"]
+    card.name.setText("Samira")
+    card.name.editingFinished.emit()
+    qtbot.waitUntil(lambda: window.last is not None and window.last.people["b"].label
+                    == "Samira", timeout=5_000)
+    window.stop_recording()
+    with SessionReader(tmp_path / "s.rapport") as reader:
+        assert reader.meta["participants"]["b"] == {"label": "Samira", "id": "sub-02"}
+        assert reader.meta["participants"]["a"]["label"] == "Alex"
+
+
+@pytest.mark.parametrize("answer", ["no", "yes"])
+def test_closing_asks_then_stores_the_session(qtbot, tmp_path, monkeypatch, answer):
+    window = make_window(qtbot, tmp_path)
+    window.start_recording()
+    qtbot.wait(300)
+    asked = []
+    buttons = QtWidgets.QMessageBox.StandardButton
+
+    def question(parent, title, text, *args):  # type: ignore[no-untyped-def]
+        asked.append(text)
+        return buttons.Yes if answer == "yes" else buttons.No
+
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question", question)
+    window.close()
+    assert asked and asked[0].startswith(CLOSE_QUESTION)
+    if answer == "no":
+        assert window.isVisible() and window.state == "recording"
+        window.ask_before_closing = False
+        window.close()
+    assert window.state == "stopped" and not window.isVisible()
+    with SessionReader(tmp_path / "s.rapport") as reader:
+        assert reader.ended_cleanly
+        assert sum(n for n, *_ in reader.chunk_stats().values()) > 0
+
+
+def person_pixels(image: QtGui.QImage, person: str) -> int:
+    """Pixels of a person's colour in the image (the traces, hand, name)."""
+    width, height = image.width(), image.height()
+    ptr = image.convertToFormat(QtGui.QImage.Format.Format_RGB888).constBits()
+    rgb = np.frombuffer(ptr, np.uint8, count=width * height * 3).reshape(height, width, 3)
+    target = np.array(theme.qcolour(theme.PERSON_COLOURS[person]).getRgb()[:3])
+    return int((np.abs(rgb.astype(int) - target).sum(axis=2) < 40).sum())
+
+
+def test_duration_ends_the_session_and_saves_a_screenshot_with_traces(qtbot, tmp_path):
+    png = tmp_path / "shot" / "monitor.png"
+    window = make_window(qtbot, tmp_path, duration_s=40.0, screenshot=png)
+    window.start_recording()
+    qtbot.waitUntil(lambda: window.state == "stopped", timeout=20_000)
+    assert not window.isVisible()
+    image = QtGui.QImage(str(png))
+    assert (image.width(), image.height()) == (1400, 850)
+    traces = window.traces.geometry()
+    top_left = window.traces.mapTo(window, QtCore.QPoint(0, 0))
+    plot_area = image.copy(QtCore.QRect(top_left, traces.size()))
+    for p in ("a", "b"):  # each person's trace is drawn, not a blank plot
+        assert person_pixels(plot_area, p) > 2000
+
+
+def test_run_monitor_from_the_command_line(tmp_path, capsys):
+    from rapport_sync.cli import main
+
+    out, png = tmp_path / "demo.rapport", tmp_path / "demo.png"
+    code = main(["demo", "--duration", "35", "--speed", str(SPEED), "--out", str(out),
+                 "--screenshot", str(png), "--name-a", "Ann"])
+    assert code == 0
+    assert png.stat().st_size > 10_000
+    text = capsys.readouterr().out
+    assert f"session saved to {out}" in text and "Ann:" in text
+    with SessionReader(out) as reader:
+        assert reader.ended_cleanly
