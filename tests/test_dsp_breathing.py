@@ -40,6 +40,18 @@ def test_fast_breather_is_not_cut_off() -> None:
         assert state.rate_bpm == pytest.approx(true_bpm, rel=0.1)
 
 
+def test_depth_recovers_from_a_shallow_start() -> None:
+    """Seed 7's person B starts shallow: the provisional depth must not stick (it once made
+    every later breath a 'sigh', and the hysteresis then counted wiggles as breaths)."""
+    rec = simulate_dyad(600, FS, seed=7)
+    _, events, state = track_breathing(rec.b.belt, FS)
+    onsets = [e.time_s for e in events if e.kind == EventKind.INHALE]
+    true_breaths = np.unwrap(rec.b.cycle_phase)[-1] / (2 * np.pi) - np.unwrap(
+        rec.b.cycle_phase)[int(15 * FS)] / (2 * np.pi)
+    assert abs(len([t for t in onsets if t > 15.0]) - true_breaths) <= 3
+    assert state.depth == pytest.approx(520.0, rel=0.35)  # belt gain of person B
+
+
 def test_streaming_equals_batch_for_any_chunking() -> None:
     rec = simulate_dyad(150, FS, seed=6)
     x = rec.a.belt.astype(float)

@@ -249,6 +249,12 @@ class BreathTracker:
                 c = clean30[np.isfinite(clean30)]
                 if c.size:
                     self._detector.seed_depth(float(np.percentile(c, 95) - np.percentile(c, 5)))
+        last = self._detector.last_event_s
+        if self._valid_seconds > 30.0 and np.isfinite(last) and self._n / fs - last > 30.0:
+            c = self._clean.last(int(20 * fs))
+            c = c[np.isfinite(c)]
+            if c.size:  # 30 s without a breath: perhaps much shallower breathing, look again
+                self._detector.reseed_depth(float(np.percentile(c, 95) - np.percentile(c, 5)))
         new = self._detector.process(self._clean.last(self._hop), self._n - self._hop)
         for ev in new:
             self.events.append(ev)

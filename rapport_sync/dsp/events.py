@@ -79,6 +79,8 @@ class BreathEventDetector:
         self.last_inhale_s = float("nan")
         self.inhale_times: deque[float] = deque(maxlen=64)
         self.last_event_s = float("nan")
+        self._last_ext_s = float("nan")
+        self._streak: list[tuple[BreathFlag, float]] = []  # recent (flag, depth) half-breaths
 
     @property
     def typical_period_s(self) -> float:
@@ -134,16 +136,26 @@ class BreathEventDetector:
         depth = abs(self._ext_v - self._last_v_other) if np.isfinite(self._last_v_other) else np.nan
         self._last_v_other = self._ext_v
         ref = self.depth_ref
-        if np.isfinite(depth) and depth < self.shallow * ref:
-            return  # a wiggle, not a breath; the extremum before it stays the reference
+        half_s = t - self._last_ext_s if np.isfinite(self._last_ext_s) else np.inf
+        self._last_ext_s = t
+        typical = self.typical_period_s
+        min_half = max(0.6, 0.25 * typical) if np.isfinite(typical) else 0.6
+        if (np.isfinite(depth) and depth < self.shallow * ref) or half_s < min_half:
+            return  # a wiggle (noise, cardiac ripple), not a breath
         flag = BreathFlag.GOOD
         if np.isfinite(depth) and depth > self.sigh * ref:
             flag = BreathFlag.SIGH
         elif np.isfinite(depth) and depth < 0.5 * ref:
             flag = BreathFlag.SHALLOW
-        if np.isfinite(depth) and flag != BreathFlag.SIGH:
-            self.depths = (self.depths + [depth])[-9:]
-            self.depth_ref = median_of(self.depths)
+        if np.isfinite(depth):
+            self._streak = (self._streak + [(flag, depth)])[-5:]
+            same = [d for f, d in self._streak if f == flag]
+            if flag == BreathFlag.GOOD:  # shallow ones alone would ratchet it down
+                self.depths = (self.depths + [depth])[-9:]
+            elif (flag == BreathFlag.SIGH and all(f == flag for f, _ in self._streak[-3:])
+                  and len(self._streak) >= 3) or (flag == BreathFlag.SHALLOW and len(same) == 5):
+                self.depths = same[-3:]  # not an exception any more: the new normal depth
+            self.depth_ref = median_of(self.depths) if self.depths else self.depth_ref
         cycle = float("nan")
         plateau_s = (self._ext_i - self._plateau_from) / self.fs if self._plateau_from >= 0 else 0.0
         paused = plateau_s >= self.pause_limit_s()
@@ -167,6 +179,12 @@ class BreathEventDetector:
     def seed_depth(self, depth: float) -> None:
         """Set the typical depth from the signal itself (before breaths are known)."""
         if not self.depths and np.isfinite(depth) and depth > 0:
+            self.depth_ref = float(depth)
+
+    def reseed_depth(self, depth: float) -> None:
+        """Breathing got much shallower (no breath for long): start the depth over, lower."""
+        if np.isfinite(depth) and 0 < depth < self.depth_ref:
+            self.depths = []
             self.depth_ref = float(depth)
 
 
