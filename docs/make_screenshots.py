@@ -29,10 +29,9 @@ from rapport_sync.ui.monitor import MonitorWindow
 
 # name, simulator script, session seconds, expert view, markers (session s, label)
 SHOTS = (
-    ("monitor-together", "coupled", 150.0, False, ((95.0, "relaxation exercise"),)),
+    ("monitor-locked", "coupled", 150.0, False, ((95.0, "relaxation exercise"),)),
     ("monitor-chance", "independent", 150.0, False, ()),
     ("monitor-expert", "coupled", 150.0, True, ((95.0, "relaxation exercise"),)),
-    ("monitor-b-leads", "b-leads", 150.0, False, ()),
 )
 SIZE = (1400, 850)
 
