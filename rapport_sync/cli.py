@@ -39,6 +39,8 @@ def _add_session_options(p: argparse.ArgumentParser) -> None:
                    help="terminal view instead of the monitor window")
     p.add_argument("--window", type=_positive(), default=60.0, metavar="S",
                    help="synchrony window in seconds (default 60)")
+    p.add_argument("--span", type=_positive(), default=60.0, metavar="S",
+                   help="seconds of breathing shown in the monitor (default 60)")
     p.add_argument("--name-a", metavar="LABEL", help="label of person A (stays in the session "
                    "file; exports use pseudonymous ids)")
     p.add_argument("--name-b", metavar="LABEL", help="label of person B")

@@ -37,6 +37,7 @@ __all__ = ["LiveSession", "PersonSnapshot", "SessionSnapshot", "group_sources",
 
 log = logging.getLogger(__name__)
 _STOP = object()
+DUE_GRACE_S = 30.0  # session seconds a source that ends by itself may lag behind the clock
 
 
 def default_participants(labels: Mapping[str, str] | None = None) -> dict[str, dict[str, str]]:
@@ -207,6 +208,16 @@ class LiveSession:
         replay) has delivered all it had; sources that run until stopped never are."""
         finite = [s for s in self.sources if getattr(s, "duration_s", None) is not None]
         return bool(finite) and not any(s.running for s in finite)
+
+    def due(self, duration_s: float | None, elapsed_s: float | None = None) -> bool:
+        """True once a session given ``duration_s`` is over: the time has come and every
+        source that ends by itself (a simulator told the duration) has delivered all it
+        had, or lags by more than ``DUE_GRACE_S`` on a busy machine."""
+        elapsed = self.elapsed_s if elapsed_s is None else elapsed_s
+        if duration_s is None or elapsed < duration_s:
+            return False
+        finite = any(getattr(s, "duration_s", None) for s in self.sources)
+        return not finite or self.acquisition_done or elapsed >= duration_s + DUE_GRACE_S
 
     @property
     def elapsed_s(self) -> float:

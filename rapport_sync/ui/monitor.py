@@ -36,7 +36,6 @@ FRAME_MS = 33  # about 30 frames per second
 METER_MIN_SPAN_S = 300.0  # the synchrony meter shows at least the last five minutes
 SPANS_S = (30.0, 60.0, 120.0, 300.0)
 CLOSE_QUESTION = "Stop the recording and save the session?"
-GRACE_S = 30.0  # session seconds a source that ends by itself may lag on a busy machine
 
 
 class MonitorWindow(QtWidgets.QMainWindow):
@@ -271,13 +270,8 @@ class MonitorWindow(QtWidgets.QMainWindow):
             self.finish()
 
     def due(self, snap: SessionSnapshot) -> bool:
-        """The session has reached ``duration_s`` and every source that ends by itself (a
-        simulator told the duration) has delivered all it had, or lags by over 30 s."""
-        if self.duration_s is None or snap.elapsed_s < self.duration_s:
-            return False
-        finite = any(getattr(s, "duration_s", None) for s in self.session.sources)
-        return (not finite or self.session.acquisition_done
-                or snap.elapsed_s >= self.duration_s + GRACE_S)
+        """The session has reached ``duration_s`` (see :meth:`LiveSession.due`)."""
+        return self.session.due(self.duration_s, snap.elapsed_s)
 
     def render(self, snap: SessionSnapshot) -> None:
         """Draw a snapshot (persistent items, new data)."""

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from .terminal import _clock
 
 __all__ = [
     "ALIGNED",
@@ -40,7 +39,13 @@ ALIGNED = 0.5  # alignment above this (|delta phi| mostly under 60 degrees) read
 OPPOSITE = -0.5
 MIN_VALID_FRACTION = 0.5  # below this share of clean samples in the window, no verdict
 
-format_clock = _clock
+
+
+def format_clock(seconds: float) -> str:
+    """``mm:ss`` (``h:mm:ss`` past an hour)."""
+    seconds = max(0, int(seconds))
+    h, rest = divmod(seconds, 3600)
+    return (f"{h}:" if h else "") + f"{rest // 60:02d}:{rest % 60:02d}"
 
 
 class SyncLevel(enum.Enum):

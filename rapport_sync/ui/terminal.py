@@ -14,10 +14,10 @@ import time
 from typing import TextIO
 
 from ..session.live import LiveSession, SessionSnapshot
+from .readout import (above_chance, describe_sync, format_clock, leader_text, link_text,
+                      locking, quality_text)
 
 __all__ = ["display_available", "run_terminal_view", "format_status", "format_summary"]
-
-_GRACE_S = 30.0  # session seconds a finite source may lag behind the clock on a busy machine
 
 
 def display_available() -> bool:
@@ -35,12 +35,6 @@ def _num(value: float | None, fmt: str, unit: str = "") -> str:
     return format(value, fmt) + unit
 
 
-def _clock(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    h, rest = divmod(seconds, 3600)
-    return (f"{h}:" if h else "") + f"{rest // 60:02d}:{rest % 60:02d}"
-
-
 def _bar(fraction: float, width: int = 24) -> str:
     filled = int(round(max(0.0, min(1.0, fraction)) * width))
     return "[" + "#" * filled + "-" * (width - filled) + f"] {fraction * 100:3.0f}%"
@@ -48,52 +42,42 @@ def _bar(fraction: float, width: int = 24) -> str:
 
 def format_status(snap: SessionSnapshot, duration_s: float | None, title: str) -> list[str]:
     """The lines of the live view (pure: snapshot in, text out)."""
-    head = f"rapport_sync {title}  {_clock(snap.elapsed_s)}"
+    head = f"rapport_sync {title}  {format_clock(snap.elapsed_s)}"
     if duration_s:
-        head += f" / {_clock(duration_s)}  {_bar(snap.elapsed_s / duration_s)}"
+        head += f" / {format_clock(duration_s)}  {_bar(snap.elapsed_s / duration_s)}"
     head += "  recording" if snap.recording else "  NOT RECORDING"
     lines = [head, f"{'':10s} {'breathing':>12s} {'heart':>9s}  signal"]
     for p in snap.people.values():
         rate = p.breath.rate_bpm if p.breath else None
-        quality = str(p.breath.quality.name).lower().replace("_", " ") if p.breath else "waiting"
+        quality = quality_text(p.breath)[0]
         source = f" ({p.kind})" if p.kind else ""
-        link = "" if p.link == "connected" else f" [{p.link}]"
+        link = "" if p.link == "connected" else f" [{link_text(p.link)[0]}]"
         lines.append(f"{p.label[:10]:10s} {_num(rate, '5.1f', ' /min'):>12s} "
                      f"{_num(p.heart.hr_bpm, '3.0f', ' bpm'):>9s}  {quality}{source}{link}")
     s = snap.sync
-    if s is None:
-        lines.append("synchrony  (collecting the first window)")
-    elif not math.isfinite(s.plv):
-        lines.append("synchrony  (no valid breathing phase from both people in this window)")
-    else:
-        lead = ("nobody leads" if s.leader == "none"
-                else f"{s.leader.upper()} leads by {abs(s.lag_s):.1f} s")
-        lines.append(f"synchrony  locking {s.plv:.2f} (chance {_num(s.chance_plv95, '.2f')})  "
-                     f"alignment {_num(s.alignment, '+.2f')}  {lead}  {_verdict(s)}")
+    verdict = describe_sync(s, getattr(s, "window_s", 60.0) if s is not None else 60.0)
+    line = f"synchrony  {verdict.headline}: {verdict.detail}"
+    if s is not None and above_chance(s):
+        labels = {p: ps.label for p, ps in snap.people.items()}
+        line += f"  {leader_text(s, labels)}; alignment {_num(s.alignment, '+.2f')}"
+    lines.append(line)
     if snap.error:
         lines.append(f"error: {snap.error}")
     return lines
 
 
-def _verdict(s: object) -> str:
-    plv, chance = getattr(s, "plv", math.nan), getattr(s, "chance_plv95", math.nan)
-    if not (math.isfinite(plv) and math.isfinite(chance)):
-        return "(chance level not known yet)"
-    return "ABOVE CHANCE" if plv > chance else "at chance level"
-
-
 def format_summary(snap: SessionSnapshot, path: str) -> list[str]:
     hist = snap.sync_history
-    lines = [f"session ended after {_clock(snap.elapsed_s)}; {snap.chunks_stored} chunks stored"]
+    lines = [f"session ended after {format_clock(snap.elapsed_s)}; {snap.chunks_stored} chunks stored"]
     for p in snap.people.values():
         rate = p.breath.rate_bpm if p.breath else None
         breaths = p.breath.n_breaths if p.breath else 0
         lines.append(f"  {p.label}: {breaths} breaths, last rate {_num(rate, '.1f', ' /min')}, "
                      f"heart {_num(p.heart.hr_bpm, '.0f', ' bpm')}")
-    judged = [s for s in hist if math.isfinite(s.plv) and math.isfinite(s.chance_plv95)]
+    judged = [s for s in hist if all(map(math.isfinite, locking(s)))]
     if judged:
-        above = sum(1 for s in judged if s.plv > s.chance_plv95)
-        mean_plv = sum(s.plv for s in judged) / len(judged)
+        above = sum(1 for s in judged if above_chance(s))
+        mean_plv = sum(locking(s)[0] for s in judged) / len(judged)
         lines.append(f"  synchrony: mean locking {mean_plv:.2f}; above chance in "
                      f"{above}/{len(judged)} windows ({100 * above / len(judged):.0f}%)")
     elif hist:
@@ -127,9 +111,7 @@ def run_terminal_view(session: LiveSession, duration_s: float | None = None,
             snap = session.snapshot()
             if publisher is not None:
                 publisher.update(snap)
-            done = duration_s is not None and snap.elapsed_s >= duration_s and (
-                session.acquisition_done or snap.elapsed_s >= duration_s + _GRACE_S
-                or not any(getattr(s, "duration_s", None) for s in session.sources))
+            done = session.due(duration_s, snap.elapsed_s)
             if tty:
                 lines = format_status(snap, duration_s, title)
                 out.write(("\x1b[F\x1b[K" * drawn) + "\n".join(lines) + "\n")
