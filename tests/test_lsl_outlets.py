@@ -67,7 +67,12 @@ def test_outlets_publish_what_the_session_measured(session):
         assert stamps[0] == pytest.approx(float(outlets.lsl_time(trace[0, 0])), abs=1e-6)
         sync, _ = pull_all(inlets["sync"], len(snap.sync_history))
         late = [row for row, s in zip(sync, snap.sync_history) if s.time_s > 60]
-        assert np.median([r[0] for r in late]) > 0.7  # plv of the coupled script
+        published = np.array([r[:5] for r in late], dtype=float)
+        measured = np.array([[s.plv, s.chance_plv95, s.alignment, s.lag_s, s.lag_plv]
+                             for s in snap.sync_history if s.time_s > 60], dtype=float)
+        assert np.allclose(published, measured, equal_nan=True, atol=1e-6)
+        # the coupled script (A leads by 1.5 s) is locked at its best lag
+        assert np.median([r[4] for r in late]) > 0.8
         assert np.mean([r[5] == 1.0 for r in late]) > 0.7  # A leads in "coupled"
         hr, _ = pull_all(inlets["hr"], len(snap.people["b"].hr_trace))
         assert np.nanmedian(hr) == pytest.approx(74, abs=6)
