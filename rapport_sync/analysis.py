@@ -32,7 +32,6 @@ from .errors import ConfigError, SessionFileError
 __all__ = [
     "ALPHA",
     "PRIMARY_SURROGATE",
-    "add_analyze_arguments",
     "analyze_arrays",
     "analyze_file",
     "format_summary",
@@ -372,9 +371,17 @@ class _Progress:
     def __init__(self, stream: Any = sys.stderr, after_s: float = 1.0) -> None:
         self.stream, self.start, self.after = stream, time.monotonic(), after_s
         self.shown = False
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self._quarter = -1
 
     def __call__(self, done: int, total: int) -> None:
         if time.monotonic() - self.start < self.after or total <= 0:
+            return
+        if not self.tty:  # a log file or pipe: one line per quarter, no redrawing
+            quarter = 4 * done // total
+            if quarter > self._quarter:
+                self._quarter = quarter
+                self.stream.write(f"surrogates {done}/{total}\n")
             return
         self.shown = True
         k = int(30 * done / total)
@@ -384,15 +391,6 @@ class _Progress:
     def close(self) -> None:
         if self.shown:
             self.stream.write("\n")
-
-
-def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``analyze`` options (cli.py defines the same ones)."""
-    parser.add_argument("input", metavar="INPUT")
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--surrogates", type=int, default=200, metavar="N")
-    parser.add_argument("--window", type=float, default=60.0, metavar="S")
-    parser.add_argument("--seed", type=int, default=0)
 
 
 def run_analyze(args: argparse.Namespace) -> int:
