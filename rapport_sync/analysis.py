@@ -15,7 +15,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -186,14 +186,16 @@ def analyze_arrays(time_s: np.ndarray, a_resp: np.ndarray, b_resp: np.ndarray, *
                    kind_a: str = "belt", kind_b: str = "belt", window_s: float = 60.0,
                    n_surrogates: int = 200, seed: int = 0, max_lag_s: float = 3.0,
                    max_iaaft: int = 200,
-                   progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                   progress: Callable[[int, int], None] | None = None,
+                   pool: Sequence[np.ndarray] = ()) -> dict[str, Any]:
     """Full offline analysis of one dyad (see module docstring); returns a JSON-ready dict.
 
     ``time_s`` are seconds; the breathing columns may be at any rate (they are put on
     the :data:`ANALYSIS_RATE_HZ` grid); ``a_rr``/``b_rr`` are RR intervals in s at the rows
     where a beat happened (NaN or repeated elsewhere); ``a_hr``/``b_hr`` heart rate in bpm.
     IAAFT surrogates (the costly type: an iterated FFT per surrogate) are capped at
-    ``max_iaaft``; the ``n`` of each type is reported.
+    ``max_iaaft``; the ``n`` of each type is reported. ``pool`` holds other people's
+    phases (:func:`pseudo_dyad_pool`); with it, ``pseudo_dyad`` surrogates are added.
     """
     fs = ANALYSIS_RATE_HZ
     t = np.asarray(time_s, dtype=float)
@@ -227,8 +229,9 @@ def analyze_arrays(time_s: np.ndarray, a_resp: np.ndarray, b_resp: np.ndarray, *
                           analysis_hz=fs_dec, history_len=len(ra))
     windows.update(ra, rb, sa, sb)
     win = list(windows.history)
-    surr = surrogate_test(ra, rb, sb, fs_dec, window_s, n_surrogates, seed, progress=progress,
-                          n_iaaft=min(n_surrogates, max_iaaft))
+    kinds = ("circular_shift", "segment_shuffle", "iaaft") + (("pseudo_dyad",) if pool else ())
+    surr = surrogate_test(ra, rb, sb, fs_dec, window_s, n_surrogates, seed, kinds=kinds,
+                          pool=pool, progress=progress, n_iaaft=min(n_surrogates, max_iaaft))
     primary = surr[PRIMARY_SURROGATE]
     significant = bool(np.isfinite(primary.p) and primary.p < ALPHA)
     lag_s = whole.lag_s
@@ -298,19 +301,17 @@ def analyze_arrays(time_s: np.ndarray, a_resp: np.ndarray, b_resp: np.ndarray, *
     return _num(result)  # type: ignore[no-any-return]
 
 
-def analyze_file(path: str | Path, window_s: float = 60.0, n_surrogates: int = 200,
-                 seed: int = 0, progress: Callable[[int, int], None] | None = None
-                 ) -> dict[str, Any]:
-    """Analyse a CSV (by suffix ``.csv``) or a stored session file."""
+def load_dyad(path: str | Path, window_s: float = 60.0) -> dict[str, Any]:
+    """The two people of a CSV (by suffix ``.csv``) or of a stored session, as the keyword
+    arguments of :func:`analyze_arrays` (``time_s``, ``a_resp``, ``b_resp``, RR/HR, kinds)."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: no such file")
-    opts = {"window_s": window_s, "n_surrogates": n_surrogates, "seed": seed, "progress": progress}
     if path.suffix.lower() == ".csv":
         cols = load_csv(path)
-        return analyze_arrays(cols["time"], cols["a_resp"], cols["b_resp"],
-                              a_hr=cols.get("a_hr"), b_hr=cols.get("b_hr"),
-                              a_rr=cols.get("a_rr"), b_rr=cols.get("b_rr"), **opts)  # type: ignore[arg-type]
+        return {"time_s": cols["time"], "a_resp": cols["a_resp"], "b_resp": cols["b_resp"],
+                "a_hr": cols.get("a_hr"), "b_hr": cols.get("b_hr"),
+                "a_rr": cols.get("a_rr"), "b_rr": cols.get("b_rr")}
     from .session.replay import replay_session  # lazy: sessions pull in the store
 
     rep = replay_session(path, window_s=window_s)
@@ -325,17 +326,43 @@ def analyze_file(path: str | Path, window_s: float = 60.0, n_surrogates: int = 2
     t0 = max(arrays["a_t"][0], arrays["b_t"][0])
     t1 = min(arrays["a_t"][-1], arrays["b_t"][-1])
     grid = np.arange(t0, t1, 1.0 / ANALYSIS_RATE_HZ)
-    xa = _to_grid(arrays["a_t"], arrays["a_x"], grid)
-    xb = _to_grid(arrays["b_t"], arrays["b_x"], grid)
-    rr = {}
+    out: dict[str, Any] = {"time_s": grid, "kind_a": arrays["kind_a"],
+                           "kind_b": arrays["kind_b"]}
     for p in ("a", "b"):
+        out[f"{p}_resp"] = _to_grid(arrays[f"{p}_t"], arrays[f"{p}_x"], grid)
         bt, brr = arrays[f"{p}_beats"]
         col = np.full(len(grid), np.nan)
-        idx = np.clip(np.searchsorted(grid, bt), 0, len(grid) - 1)
-        col[idx] = brr
-        rr[p] = col
-    return analyze_arrays(grid, xa, xb, a_rr=rr["a"], b_rr=rr["b"], kind_a=arrays["kind_a"],
-                          kind_b=arrays["kind_b"], **opts)  # type: ignore[arg-type]
+        col[np.clip(np.searchsorted(grid, bt), 0, len(grid) - 1)] = brr
+        out[f"{p}_rr"] = col
+    return out
+
+
+def pseudo_dyad_pool(paths: Sequence[str | Path], window_s: float = 60.0) -> list[np.ndarray]:
+    """Reference phases (at the surrogates' ~5 Hz) of every person in other recordings,
+    for ``pseudo_dyad`` surrogates: partners who never met."""
+    fs = ANALYSIS_RATE_HZ
+    dec = round(fs / 5.0)
+    pool = []
+    for path in paths:
+        d = load_dyad(path, window_s)
+        t = np.asarray(d["time_s"], dtype=float)
+        grid = np.arange(np.nanmin(t), np.nanmax(t) + 0.5 / fs, 1.0 / fs)
+        for p in ("a", "b"):
+            kind = d.get(f"kind_{p}", "belt")
+            x = _to_grid(t, np.asarray(d[f"{p}_resp"], float), grid)
+            cleaned = _replay_person(x, fs, kind)["signal"] if kind not in ("belt", "rr") else x
+            pool.append(reference_phase(_reference_input(x, cleaned, kind, fs), fs)[::dec])
+    return pool
+
+
+def analyze_file(path: str | Path, window_s: float = 60.0, n_surrogates: int = 200,
+                 seed: int = 0, progress: Callable[[int, int], None] | None = None,
+                 pseudo_dyads: Sequence[str | Path] = ()) -> dict[str, Any]:
+    """Analyse a CSV or a stored session; ``pseudo_dyads`` are other recordings whose
+    people serve as never-met partners (the ``pseudo_dyad`` surrogate)."""
+    pool = pseudo_dyad_pool(pseudo_dyads, window_s) if pseudo_dyads else ()
+    return analyze_arrays(**load_dyad(path, window_s), window_s=window_s,
+                          n_surrogates=n_surrogates, seed=seed, progress=progress, pool=pool)
 
 
 def format_summary(r: dict[str, Any]) -> str:
@@ -398,7 +425,8 @@ def run_analyze(args: argparse.Namespace) -> int:
     bar = _Progress()
     try:
         result = analyze_file(args.input, window_s=args.window, n_surrogates=args.surrogates,
-                              seed=getattr(args, "seed", 0), progress=bar)
+                              seed=getattr(args, "seed", 0), progress=bar,
+                              pseudo_dyads=getattr(args, "pseudo_dyad", None) or ())
     finally:
         bar.close()
     print(json.dumps(result) if args.json else format_summary(result))

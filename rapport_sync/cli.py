@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window", type=_positive(), default=60.0, metavar="S",
                    help="window of the windowed series in seconds (default 60)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="surrogate seed")
+    p.add_argument("--pseudo-dyad", nargs="+", metavar="OTHER",
+                   help="other sessions or CSVs whose people serve as never-met partners "
+                        "(adds pseudo-dyad surrogates)")
     p.set_defaults(run=_delegate("rapport_sync.analysis", "run_analyze"))
 
     p = sub.add_parser("export", help="export a session for research (BIDS, EDF+, CSV)")

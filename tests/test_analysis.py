@@ -98,3 +98,19 @@ def test_real_belt_pseudo_dyads() -> None:
     assert lagged["significant"] and lagged["leader"] == "a"
     assert lagged["lag_s"] == pytest.approx(1.5, abs=0.3)
     assert lagged["plv"] > 0.6 > null["plv"]
+
+
+def test_pseudo_dyads_from_other_recordings(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """People from other recordings (who never met) are the partners of the pseudo-dyad
+    null: a coupled pair locks more than any of them."""
+    coupled = _csv(tmp_path / "coupled.csv", CouplingScript.constant(1.0, 1.5), seed=1)
+    others = [str(_csv(tmp_path / f"other{s}.csv", CouplingScript.constant(0.0), seed=s))
+              for s in (11, 12)]
+    assert main(["analyze", str(coupled), "--json", "--surrogates", "20",
+                 "--pseudo-dyad", *others]) == 0
+    r = json.loads(capsys.readouterr().out)
+    pseudo = r["surrogates"]["pseudo_dyad"]
+    assert pseudo["n"] == 20  # two recordings, two people each, cycled
+    assert pseudo["p"] < 0.1 and pseudo["z"] > 2.0
+    assert r["surrogates"]["pseudo_dyad"]["mean"] < r["mean_windowed_plv"]
