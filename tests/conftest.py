@@ -19,6 +19,12 @@ def pytest_addoption(parser):  # type: ignore[no-untyped-def]
         metavar="ADDRESS",
         help="run the BLE hardware tests against this strap (address or name; repeat for two)",
     )
+    parser.addoption(
+        "--serial-port",
+        default=None,
+        metavar="PORT",
+        help="run the belt-board hardware test on this serial port (e.g. /dev/ttyACM0)",
+    )
 
 
 def data_dir() -> Path:
