@@ -6,7 +6,7 @@ pauses, and a heart whose rate follows the breath (respiratory sinus arrhythmia)
 follower's phase is pulled towards the leader's phase ``lag_s`` seconds earlier
 (a delayed Kuramoto coupling), with a strength that a :class:`CouplingScript` changes
 over the session. The default script goes independent → gradually coupled, A leading by
-1.5 s → independent again, every ten minutes. The scripted lag is the lag that the
+1.2 s → independent again, every ten minutes. The scripted lag is the lag that the
 breathing waveforms show (their cross-correlation peaks there, within 0.1 s).
 
 :class:`DyadSimulator` is streaming (``step(n)`` gives the next ``n`` samples of both
@@ -84,12 +84,12 @@ class CouplingScript:
 
 DEFAULT_SCRIPT = CouplingScript(
     (
-        (0.0, 0.0, 1.5),  # 0-2 min: independent
-        (120.0, 0.0, 1.5),
-        (240.0, 1.0, 1.5),  # 2-4 min: coupling grows, A leads by 1.5 s
-        (420.0, 1.0, 1.5),  # 4-7 min: coupled
-        (480.0, 0.0, 1.5),  # 7-8 min: coupling fades
-        (600.0, 0.0, 1.5),  # 8-10 min: independent
+        (0.0, 0.0, 1.2),  # 0-2 min: independent
+        (120.0, 0.0, 1.2),
+        (240.0, 1.0, 1.2),  # 2-4 min: coupling grows, A leads by 1.2 s
+        (420.0, 1.0, 1.2),  # 4-7 min: coupled
+        (480.0, 0.0, 1.2),  # 7-8 min: coupling fades
+        (600.0, 0.0, 1.2),  # 8-10 min: independent
     ),
     period_s=600.0,
 )

@@ -89,8 +89,19 @@ def format_summary(snap: SessionSnapshot, path: str) -> list[str]:
         lines.append(f"what was stored is in {path}")
     else:
         lines.append(f"session saved to {path}")
-    lines.append(f"  see it with: rapport-sync info {path}")
+    lines.append(f"  see it with: {_command()} info {path}")
     return lines
+
+
+def _command() -> str:
+    """How this user can call rapport-sync (it may be in a virtual environment not on PATH)."""
+    import shutil
+
+    found = shutil.which("rapport-sync")
+    here = os.path.join(os.path.dirname(sys.executable), "rapport-sync")
+    if found and os.path.realpath(found) == os.path.realpath(here):
+        return "rapport-sync"
+    return here if os.path.exists(here) else f"{sys.executable} -m rapport_sync"
 
 
 def run_terminal_view(session: LiveSession, duration_s: float | None = None,
