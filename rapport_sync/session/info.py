@@ -40,7 +40,7 @@ def count_streams(reader: SessionReader) -> tuple[dict[tuple[str, str], list[flo
                 continue
             if n == 0:
                 continue
-            entry = streams.setdefault(key, [0, float(item.time_s[0]), 0.0, rate])
+            entry = streams.setdefault(key, [0.0, float(item.time_s[0]), 0.0, rate])
             entry[0] += n
             entry[2] = float(item.time_s[-1])
     return streams, events
@@ -82,9 +82,9 @@ def describe_session(path: str | os.PathLike[str], max_events: int = 25) -> str:
         lines.append("streams")
         if not streams:
             lines.append("  (no samples)")
-        for (person, name), (n, t0, t1, rate) in sorted(streams.items()):
+        for (person, name), (count, t0, t1, rate) in sorted(streams.items()):
             rate_text = f" at {rate:g} Hz" if rate == rate else ""
-            lines.append(f"  {person.upper()} {name:22s} {int(n):8d} "
+            lines.append(f"  {person.upper()} {name:22s} {int(count):8d} "
                          f"{'beats' if name == 'heartbeats' else 'samples'}{rate_text}, "
                          f"{_clock(t0)} – {_clock(t1)}")
         events = merge_events(reader.events(), decoded_events, start)

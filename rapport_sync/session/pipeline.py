@@ -250,24 +250,26 @@ class DyadPipeline:
 
     def _advance(self) -> None:
         a, b = self.people["a"], self.people["b"]
-        ticks = [ch.next_tick for ch in (a, b)]
-        if any(t is None for t in ticks):
+        if a.resampler is None or b.resampler is None:
             return
-        lead = max(ticks)  # type: ignore[type-var]
-        for ch in (a, b):
-            assert ch.resampler is not None and ch.next_tick is not None
-            if ch.next_tick < lead - self.silent_ticks:
+        ta, tb = a.resampler.next_tick, b.resampler.next_tick
+        if ta is None or tb is None:
+            return
+        ticks = (ta, tb)
+        lead = max(ticks)
+        for ch, tick in zip((a, b), ticks):
+            if tick < lead - self.silent_ticks:
                 skip_to = lead - self.silent_ticks
-                n = ch.resampler.pad_to(skip_to)
+                n = ch.resampler.pad_to(skip_to)  # type: ignore[union-attr]
                 ch.grid(skip_to - n, np.full((n,) + ((3,) if ch.kind == SignalKind.ACCELEROMETER
                                                     else ()), np.nan))
-        upto = min(ch.next_tick for ch in (a, b))  # type: ignore[type-var]
-        if self._dyad_tick is None:
-            self._dyad_tick = upto  # the dyad starts once both people are there
-        if upto <= self._dyad_tick:
+        upto = max(min(ticks), lead - self.silent_ticks)
+        start = upto if self._dyad_tick is None else self._dyad_tick  # both people are there
+        if upto <= start:
+            self._dyad_tick = start
             return
-        sa, pa = a.take(self._dyad_tick, upto)
-        sb, pb = b.take(self._dyad_tick, upto)
+        sa, pa = a.take(start, upto)
+        sb, pb = b.take(start, upto)
         self._dyad_tick = upto
         self.dyad.update(pa, pb, sa, sb)
         state = self.dyad.state

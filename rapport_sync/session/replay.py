@@ -82,7 +82,10 @@ def replay_session(path: str | os.PathLike[str], window_s: float | None = None,
                 if isinstance(item, DeviceEvent):
                     decoded_events.append(item)
                     continue
-                (raw if isinstance(item, BreathSamples) else beats)[item.person].append(item)  # type: ignore[index]
+                if isinstance(item, BreathSamples):
+                    raw[item.person].append(item)
+                else:
+                    beats[item.person].append(item)
                 pipeline.feed(item)
             if progress is not None and i % 2000 == 0:
                 progress(i, total)
@@ -109,7 +112,8 @@ def replay_session(path: str | os.PathLike[str], window_s: float | None = None,
             np.concatenate([b.time_s for b in beats[p]]) if beats[p] else np.empty(0),
             np.concatenate([b.rr_s for b in beats[p]]) if beats[p] else np.empty(0),
         )
-    fits = {name: getattr(dec, "clock", None) and dec.clock.fit for name, dec in decoders.items()}
+    fits = {name: getattr(getattr(dec, "clock", None), "fit", None)
+            for name, dec in decoders.items()}
     return ReplayResult(str(path), meta, pipeline.fs, people, pipeline.sync_history, markers,
                         events, (end_ns - start_ns) / 1e9, ended, fits)
 
