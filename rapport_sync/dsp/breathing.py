@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -112,22 +113,20 @@ class BreathTracker:
         self._detector = BreathEventDetector(self.fs, delay_s=_lowpass_delay_s(self._lp_sos, fs))
         self.events: deque[BreathEvent] = deque(maxlen=max_events)
         self._new_events: list[BreathEvent] = []
-        cap = int(64 * fs)
-        self._raw = Ring(cap, self._width)
-        self._clean = Ring(cap)
-        self._env = Ring(int(32 * fs))
+        self._raw = Ring(int(64 * fs), self._width)
+        # per grid sample: cleaned signal, envelope, phase-path input, raw causal phase
+        self._live = Ring(int(90 * fs), 4)
+        self._phase_pushed = 0  # samples that went through the phase path
         self._calib = PhaseCalibration(self.fs) if calibrate else None
         self._calib_every = max(1, round(calibrate_every_s / control_every_s))
-        self._y = Ring(int(90 * fs))  # phase-path input and raw causal phase, for calibration
-        self._raw_phase = Ring(int(90 * fs))
         self._axis: np.ndarray | None = None  # acc: unit breathing axis
         self._sign = -1.0 if kind == "rr" else 1.0
         self._sign_fixed = kind in ("belt", "rr")
-        self._last_raw: np.ndarray | None = None
+        self._last_raw: float | list[float] | None = None  # last finite input sample
         self._gap_run = 0
         self._n = 0  # samples seen
         self._since_control = 0
-        self._valid_seconds = 0.0
+        self._n_valid = 0  # finite samples since the last (re)start: an exact count
         self._phase_ok = False
         self._env_ref = float("nan")
         self._concentration = 0.0
@@ -153,6 +152,9 @@ class BreathTracker:
         if self._width is None:
             x = x.reshape(-1)
         n = len(x)
+        if self._since_control + n < self._hop:  # the live case: no control step inside
+            self._since_control += n
+            return BreathOutput(*self._process(x))
         sig, pha = np.empty(n), np.empty(n)
         i = 0
         while i < n:
@@ -167,54 +169,73 @@ class BreathTracker:
 
     # ---------------------------------------------------------------- per sample
     def _process(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The per-sample chain on at most one control hop of samples.
+
+        Plain Python floats and lists throughout: the live chunks are a few samples, where
+        each numpy call would cost more than the arithmetic itself.
+        """
         m = len(x)
-        finite = np.isfinite(x) if x.ndim == 1 else np.all(np.isfinite(x), axis=1)
         self._raw.push(x)
-        if not finite.all():
-            x = x.copy()
-            for k in np.flatnonzero(~finite):  # hold the last value through gaps
-                if self._last_raw is not None:
-                    x[k] = self._last_raw
-                    continue
-                x[k] = 0.0  # nothing seen yet: filters stay unstarted (see below)
-        if finite.any():
-            if not self._started or self._gap_run + int(np.argmax(finite)) > 5 * self.fs:
-                self._restart(x[int(np.argmax(finite))])
-            self._last_raw = x[np.flatnonzero(finite)[-1]].copy()
-            tail = np.flatnonzero(finite)[-1]
-            self._gap_run = m - 1 - tail
+        rows = x.tolist()
+        isfinite = math.isfinite
+        if self._width is None:
+            finite = [isfinite(v) for v in rows]
+        else:
+            finite = [isfinite(a) and isfinite(b) and isfinite(c) for a, b, c in rows]
+        n_finite = sum(finite)
+        if n_finite < m:
+            first = finite.index(True) if n_finite else m
+            for k in range(m):  # hold the last value through gaps
+                if not finite[k]:  # nothing seen yet: 0, filters stay unstarted (see below)
+                    rows[k] = self._last_raw if self._last_raw is not None else (
+                        0.0 if self._width is None else [0.0] * self._width)
+                else:
+                    self._last_raw = rows[k]
+        else:
+            first = 0
+        if n_finite:
+            if not self._started or self._gap_run + first > 5 * self.fs:
+                self._restart(rows[first])
+            last = m - 1 - finite[::-1].index(True)
+            self._last_raw = rows[last]
+            self._gap_run = m - 1 - last
         else:
             self._gap_run += m
         self._n += m
-        nan = np.full(m, np.nan)
         if not self._started:
-            self._clean.push(nan)
-            self._env.push(nan)
-            return nan, nan
+            self._live.push(np.full((m, 4), np.nan))
+            return np.full(m, np.nan), np.full(m, np.nan)
+        self._n_valid += n_finite
+        sign = self._sign
         if self._width is None:
-            y, base = self._hp[0](x), self._base[0](x)
+            y = self._hp[0].filter_list(rows)
+            base = self._base[0].filter_list(rows)
         else:
-            y = np.column_stack([f(x[:, k]) for k, f in enumerate(self._hp)])
-            base = np.column_stack([f(x[:, k]) for k, f in enumerate(self._base)])
-        self._valid_seconds += finite.sum() / self.fs
-        if self._width is not None:
-            if self._axis is None:
-                self._clean.push(nan)
-                self._env.push(nan)
-                return nan, nan
-            y, base = y @ self._axis, base @ self._axis
-        phase, env = self._phase.update(y * self._sign)
+            cols = [[r[k] for r in rows] for k in range(self._width)]
+            ys = [f.filter_list(c) for f, c in zip(self._hp, cols)]
+            bases = [f.filter_list(c) for f, c in zip(self._base, cols)]
+            if self._axis is None:  # filters run, but no breathing axis yet
+                self._live.push(np.full((m, 4), np.nan))
+                return np.full(m, np.nan), np.full(m, np.nan)
+            y = (np.array(ys).T @ self._axis).tolist()
+            base = (np.array(bases).T @ self._axis).tolist()
+        y = [sign * v for v in y]
+        phase, env = self._phase.update_list(y)
+        cleaned = self._lp.filter_list([sign * v for v in base])
         if self._calib is not None:
-            self._y.push(np.where(finite, y * self._sign, np.nan))
-            self._raw_phase.push(np.where(finite, phase, np.nan))
-            phase = self._calib.apply(phase)
-        cleaned = self._lp(base * self._sign)
-        ok = finite
-        cleaned = np.where(ok, cleaned, np.nan)
-        self._clean.push(cleaned)
-        self._env.push(np.where(ok, env, np.nan))
-        gate = ok & (env >= 0.25 * self._env_ref) if self._phase_ok else np.zeros(m, bool)
-        return cleaned, np.where(gate, phase, np.nan)
+            corrected = self._calib.apply_list(phase)
+        else:
+            corrected = phase
+        live = np.array((cleaned, env, y, phase)).T
+        if n_finite < m:
+            live[np.logical_not(finite)] = np.nan
+            cleaned = live[:, 0].tolist()
+            env = live[:, 1].tolist()
+        self._live.push(live)
+        self._phase_pushed += m
+        lim = 0.25 * self._env_ref if self._phase_ok else math.nan  # NaN: nothing passes
+        gated = [p if e >= lim else math.nan for p, e in zip(corrected, env)]  # weak or missing
+        return np.array(cleaned), np.array(gated)
 
     def _restart(self, first: np.ndarray | float) -> None:
         values = np.atleast_1d(np.asarray(first, dtype=float))
@@ -224,14 +245,19 @@ class BreathTracker:
         self._lp.zi[:] = 0.0
         self._started = True
         self._phase.reset()
-        self._valid_seconds = 0.0
+        self._n_valid = 0
         self._phase_ok = False
+
+    @property
+    def _valid_seconds(self) -> float:
+        return self._n_valid / self.fs
 
     # ------------------------------------------------------------- every second
     def _control(self) -> None:
         fs = self.fs
         raw10 = self._raw.last(int(10 * fs))
-        clean30 = self._clean.last(int(30 * fs))
+        live30 = self._live.last(int(30 * fs))
+        clean30 = live30[:, 0]
         if self._width is not None and self._valid_seconds >= 10.0 and (
                 self._axis is None or (self._n // self._hop) % 10 == 0):
             self._update_axis()
@@ -251,11 +277,11 @@ class BreathTracker:
                     self._detector.seed_depth(float(np.percentile(c, 95) - np.percentile(c, 5)))
         last = self._detector.last_event_s
         if self._valid_seconds > 30.0 and np.isfinite(last) and self._n / fs - last > 30.0:
-            c = self._clean.last(int(20 * fs))
+            c = clean30[-int(20 * fs):]
             c = c[np.isfinite(c)]
             if c.size:  # 30 s without a breath: perhaps much shallower breathing, look again
                 self._detector.reseed_depth(float(np.percentile(c, 95) - np.percentile(c, 5)))
-        new = self._detector.process(self._clean.last(self._hop), self._n - self._hop)
+        new = self._detector.process(clean30[-self._hop:], self._n - self._hop)
         for ev in new:
             self.events.append(ev)
             self._new_events.append(ev)
@@ -263,23 +289,24 @@ class BreathTracker:
                 self._n_breaths += 1
         if (self._calib is not None and self._phase_ok
                 and (self._n // self._hop) % self._calib_every == 0):
-            n = min(self._y.total, self._y.capacity)
-            self._calib.learn(self._y.last(n), self._raw_phase.last(n))
-        env = self._env.last(int(30 * fs))
+            past = self._live.last(min(self._phase_pushed, self._live.capacity))
+            self._calib.learn(past[:, 2], past[:, 3])
+        env = live30[:, 1]
         env = env[np.isfinite(env)]
         self._env_ref = float(np.median(env)) if env.size else float("nan")
-        self._state = self._make_state(raw10, f0)
+        self._state = self._make_state(raw10, clean30[-int(3 * fs):], f0)
         self._phase_ok = self._state.quality.usable and not self._state.apnea
 
-    def _make_state(self, raw10: np.ndarray, f0: float) -> BreathState:
+    def _make_state(self, raw10: np.ndarray, clean3: np.ndarray, f0: float) -> BreathState:
         fs, det = self.fs, self._detector
         now = self._n / fs
         since = now - det.last_inhale_s if np.isfinite(det.last_inhale_s) else now
         apnea = bool(self._n_breaths >= 2 and since > det.pause_limit_s())
-        recent = self._raw.last(int(2 * fs))
-        missing = float(np.mean(~np.isfinite(recent.reshape(len(recent), -1)).any(axis=1)))
+        recent = raw10[-int(2 * fs):]
+        gaps = np.isnan(recent)
+        missing = (float(np.mean(gaps.reshape(len(recent), -1).any(axis=1))) if gaps.any()
+                   else 0.0)
         step, floor = 0.0, 0.0
-        clean3 = self._clean.last(int(3 * fs))
         r = raw10[-int(3 * fs):]
         if len(r) > 1:
             d = np.diff(r, axis=0)
@@ -289,7 +316,7 @@ class BreathTracker:
             if d.size:
                 step, floor = float(d.max()), float(np.median(d))
         quality = assess_quality(
-            missing_fraction=missing, flat=is_flat(self._raw.last(int(5 * fs))),
+            missing_fraction=missing, flat=is_flat(raw10[-int(5 * fs):]),
             clipped=clipped_fraction(raw10), motion=has_motion(clean3, step, det.depth_ref, floor),
             warmed_up=self._valid_seconds >= 15.0 and np.isfinite(det.depth_ref),
             concentration=self._concentration,
@@ -298,8 +325,11 @@ class BreathTracker:
         times = [t for t in det.inhale_times if t >= det.last_inhale_s - 60.0]
         rate = (60.0 * (len(times) - 1) / (times[-1] - times[0])
                 if len(times) >= 3 and times[-1] > times[0] else float("nan"))
-        periods = np.array(det.periods[-9:])
-        cv = float(periods.std() / periods.mean()) if periods.size >= 3 else float("nan")
+        periods = det.periods[-9:]
+        cv = float("nan")
+        if len(periods) >= 3:
+            mean = sum(periods) / len(periods)
+            cv = math.sqrt(sum((p - mean) ** 2 for p in periods) / len(periods)) / mean
         depth = median_of(det.depths[-5:])
         return BreathState(rate, depth, quality, self._n_breaths, det.last_inhale_s, apnea,
                            f0, cv)

@@ -61,7 +61,11 @@ class SosFilter:
         if len(x) > self.SHORT:
             y, self.zi = sps.sosfilt(self.sos, x, zi=self.zi)
             return np.asarray(y)
-        y = x.tolist()
+        return np.array(self.filter_list(x.tolist()))
+
+    def filter_list(self, values: list[float]) -> list[float]:
+        """The same recursion on a plain list (the live path: no numpy call per chunk)."""
+        y = list(values)
         zi = self.zi
         for k, (b0, b1, b2, _, a1, a2) in enumerate(self._rows):
             z0, z1 = float(zi[k, 0]), float(zi[k, 1])
@@ -71,7 +75,7 @@ class SosFilter:
                 z1 = b2 * v - a2 * out
                 y[i] = out
             zi[k, 0], zi[k, 1] = z0, z1
-        return np.array(y)
+        return y
 
 
 def wrap(angle: np.ndarray | float) -> np.ndarray:

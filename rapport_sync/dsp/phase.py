@@ -20,6 +20,8 @@ Butterworth, ``sosfiltfilt``) and ``scipy.signal.hilbert`` over the whole record
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import signal as sps
 
@@ -63,19 +65,19 @@ class CausalPhase:
 
     def set_rate(self, f0_hz: float) -> None:
         """Move the band to a new breathing frequency (no-op for small changes)."""
-        if not np.isfinite(f0_hz) or f0_hz <= 0:
+        if not math.isfinite(f0_hz) or f0_hz <= 0 or f0_hz == self.f0_hz:
             return
         self.f0_hz = float(f0_hz)
-        if not (np.isfinite(self._band_f0)
-                and abs(np.log(f0_hz / self._band_f0)) < np.log(_F0_STEP)):
-            q = np.round(np.log(f0_hz) / np.log(_F0_STEP))
+        if not (math.isfinite(self._band_f0)
+                and abs(math.log(f0_hz / self._band_f0)) < math.log(_F0_STEP)):
+            q = round(math.log(f0_hz) / math.log(_F0_STEP))
             self._band_f0 = float(_F0_STEP ** q)
             self.sos = band_sos(self._band_f0 / BAND_RATIO, self._band_f0 * BAND_RATIO, self.fs)
             if self._filter is None:
                 self._filter = SosFilter(self.sos)
             else:
                 self._filter.set_sos(self.sos)
-        self._rotation = np.exp(-1j * self._calibration())
+        self._rotation = complex(np.exp(-1j * self._calibration()))
 
     def _calibration(self) -> float:
         """Phase (rad) the filter chain adds at the tracked rate, minus the half-sample step."""
@@ -98,18 +100,25 @@ class CausalPhase:
 
     def update(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Filter new samples; return ``(phase_rad, envelope)`` for each of them."""
+        phase, env = self.update_list(np.asarray(x, dtype=float).tolist())
+        return np.array(phase), np.array(env)
+
+    def update_list(self, x: list[float]) -> tuple[list[float], list[float]]:
+        """:meth:`update` on a plain list (the live path: no numpy call per sample)."""
         assert self._filter is not None
-        y = self._filter(x)
-        prev = np.empty_like(y)
-        if len(y):
-            prev[0] = self._prev_y
-            prev[1:] = y[:-1]
-            self._prev_y = float(y[-1])
-        omega = 2.0 * np.pi * self.f0_hz
-        mid = 0.5 * (y + prev)
-        quad = -(y - prev) * (self.fs / omega)
-        z = (mid + 1j * quad) * self._rotation
-        return np.angle(z), np.abs(z)
+        y = self._filter.filter_list(x)
+        scale = self.fs / (2.0 * math.pi * self.f0_hz)
+        rr, ri = self._rotation.real, self._rotation.imag
+        prev = self._prev_y
+        phase, env = [0.0] * len(y), [0.0] * len(y)
+        atan2, hypot = math.atan2, math.hypot
+        for i, v in enumerate(y):
+            mid, quad = 0.5 * (v + prev), (prev - v) * scale
+            zr, zi = mid * rr - quad * ri, mid * ri + quad * rr
+            phase[i], env[i] = atan2(zi, zr), hypot(zr, zi)
+            prev = v
+        self._prev_y = prev
+        return phase, env
 
 
 def _harmonics(phi: np.ndarray, order: int) -> np.ndarray:
@@ -145,7 +154,9 @@ class PhaseCalibration:
         k = 2 * order + 1
         self._ata = np.zeros((k, k))
         self._atb = np.zeros(k)
-        self.coef = np.zeros(k)
+        self.coef: np.ndarray = np.zeros(k)
+        self._coef: list[float] = []  # the same as plain floats, empty until learned
+        self._pairs: list[tuple[int, tuple[float, float]]] = []
 
     def learn(self, y: np.ndarray, phase: np.ndarray) -> None:
         """Fit on a past buffer: ``y`` the drift-free input, ``phase`` the raw causal phase."""
@@ -164,16 +175,29 @@ class PhaseCalibration:
         self._atb = self.forget * self._atb + a.T @ err[keep] / len(a)
         ridge = 1e-3 * np.eye(len(self._atb))
         self.coef = np.linalg.solve(self._ata + ridge, self._atb)
+        self._coef = [float(c) for c in self.coef]
+        self._pairs = [(k, (self._coef[2 * k - 1], self._coef[2 * k]))
+                       for k in range(1, self.order + 1)]
 
     def apply(self, phase: np.ndarray) -> np.ndarray:
         """Corrected phase (NaN stays NaN)."""
-        if not self.coef.any():
+        return np.array(self.apply_list(np.asarray(phase, dtype=float).tolist()))
+
+    def apply_list(self, phase: list[float]) -> list[float]:
+        """:meth:`apply` on a plain list (the live path)."""
+        if not self._coef:
             return phase
-        ok = np.isfinite(phase)
-        out = phase.copy()
-        c = _harmonics(phase[ok], self.order) @ self.coef
-        out[ok] = np.angle(np.exp(1j * (phase[ok] + np.clip(c, -self.max_correction,
-                                                            self.max_correction))))
+        a0, pairs, lim = self._coef[0], self._pairs, self.max_correction
+        out = list(phase)
+        cos, sin, pi = math.cos, math.sin, math.pi
+        for i, p in enumerate(phase):
+            if math.isnan(p):
+                continue
+            c = a0
+            for k, (a, b) in pairs:
+                c += a * cos(k * p) + b * sin(k * p)
+            v = p + min(max(c, -lim), lim)
+            out[i] = v - 2 * pi if v > pi else v + 2 * pi if v <= -pi else v
         return out
 
 

@@ -34,12 +34,14 @@ class Quality(enum.StrEnum):
 
 def is_flat(raw: np.ndarray) -> bool:
     """True if the finite samples are (numerically) constant. ``raw`` may be (n,) or (n, k)."""
-    raw = raw[np.all(np.isfinite(raw.reshape(len(raw), -1)), axis=1)]
+    raw = raw.reshape(len(raw), -1)
+    if np.isnan(raw).any():
+        raw = raw[np.all(np.isfinite(raw), axis=1)]
     if len(raw) < 2:
         return False
-    span = np.ptp(raw, axis=0)
-    scale = np.maximum(np.abs(raw).max(axis=0), 1.0)
-    return bool(np.all(span <= 1e-9 * scale))
+    hi, lo = raw.max(axis=0), raw.min(axis=0)
+    scale = np.maximum(np.maximum(np.abs(hi), np.abs(lo)), 1.0)
+    return bool(np.all(hi - lo <= 1e-9 * scale))
 
 
 def clipped_fraction(raw: np.ndarray) -> float:
@@ -47,13 +49,17 @@ def clipped_fraction(raw: np.ndarray) -> float:
     raw = raw.reshape(len(raw), -1)
     worst = 0.0
     for col in raw.T:
-        col = col[np.isfinite(col)]
-        if col.size < 10 or np.ptp(col) == 0:
+        if np.isnan(col).any():
+            col = col[np.isfinite(col)]
+        if col.size < 10:
             continue
-        tol = 1e-6 * np.ptp(col)
-        at_rail = max(np.mean(col >= col.max() - tol), np.mean(col <= col.min() + tol))
-        worst = max(worst, float(at_rail))
-    return worst
+        hi, lo = col.max(), col.min()
+        if hi == lo:
+            continue
+        tol = 1e-6 * (hi - lo)
+        at_rail = max(np.count_nonzero(col >= hi - tol), np.count_nonzero(col <= lo + tol))
+        worst = max(worst, at_rail / col.size)
+    return float(worst)
 
 
 def has_motion(cleaned: np.ndarray, raw_step: float, depth_ref: float,
