@@ -5,13 +5,16 @@ Artifacts (ectopic, missed or extra beats, strap noise) are RR intervals outside
 the previous good intervals, the usual relative rule of Malik / Kubios-style correction.
 A flagged interval is replaced by that median. Heart rate is 60 / the mean corrected RR
 of the last ``hr_window_s``; RSA is the peak-to-trough amplitude (2·√2·SD, ms) of the
-corrected RR series in the breathing band over the last ``rsa_window_s``.
+corrected RR series in the breathing band over the ``rsa_window_s`` ending at the last
+whole ``rsa_every_s`` of beat time (so it is recomputed every few seconds, not every beat,
+and the same however the beats are chunked).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import signal as sps
@@ -53,9 +56,14 @@ def rsa_amplitude_ms(time_s: np.ndarray, rr_s: np.ndarray,
         return float("nan")
     grid = np.arange(t[0], t[-1], 1.0 / resample_hz)
     y = np.interp(grid, t, rr)
-    sos = sps.butter(2, band_hz, "bandpass", fs=resample_hz, output="sos")
+    sos = _band_sos(tuple(band_hz), resample_hz)
     yb = sps.sosfiltfilt(sos, y - y.mean())
     return float(2.0 * np.sqrt(2.0) * yb.std() * 1000.0)
+
+
+@lru_cache(maxsize=8)
+def _band_sos(band_hz: tuple[float, float], fs: float) -> np.ndarray:
+    return np.asarray(sps.butter(2, band_hz, "bandpass", fs=fs, output="sos"))
 
 
 class HeartTracker:
@@ -69,12 +77,17 @@ class HeartTracker:
         Number of previous good intervals the median is taken over.
     hr_window_s, rsa_window_s : float
         Windows of the heart rate and the RSA amplitude.
+    rsa_every_s : float
+        Cadence of the RSA amplitude (beat time).
     """
 
     def __init__(self, max_jump: float = 0.2, history: int = 11, hr_window_s: float = 10.0,
-                 rsa_window_s: float = 60.0) -> None:
+                 rsa_window_s: float = 60.0, rsa_every_s: float = 5.0) -> None:
         self.max_jump, self.history = max_jump, history
         self.hr_window_s, self.rsa_window_s = hr_window_s, rsa_window_s
+        self.rsa_every_s = rsa_every_s
+        self._rsa_end = float("nan")  # end of the window the current RSA is from
+        self._rsa = float("nan")
         self._good: list[float] = []
         self._t: list[float] = []
         self._rr: list[float] = []  # corrected
@@ -116,7 +129,8 @@ class HeartTracker:
         keep = np.isfinite(fixed)
         self._t += t[keep].tolist()
         self._rr += fixed[keep].tolist()
-        horizon = self._t[-1] - max(self.rsa_window_s, self.hr_window_s) - 1.0 if self._t else 0
+        keep_s = max(self.rsa_window_s + self.rsa_every_s, self.hr_window_s) + 1.0
+        horizon = self._t[-1] - keep_s if self._t else 0
         while self._t and self._t[0] < horizon:
             self._t.pop(0)
             self._rr.pop(0)
@@ -124,9 +138,12 @@ class HeartTracker:
         if tt.size:
             recent = rr_c[tt >= tt[-1] - self.hr_window_s]
             hr = 60.0 / recent.mean()
+            end = math.floor(tt[-1] / self.rsa_every_s) * self.rsa_every_s
+            if end != self._rsa_end:
+                self._rsa_end = end
+                win = (tt > end - self.rsa_window_s) & (tt <= end)
+                self._rsa = rsa_amplitude_ms(tt[win], rr_c[win])
         else:
             hr = float("nan")
-        rsa = rsa_amplitude_ms(tt[tt >= tt[-1] - self.rsa_window_s], rr_c[tt >= tt[-1]
-                               - self.rsa_window_s]) if tt.size else float("nan")
-        self._state = HeartState(float(hr), rsa, self._n, self._n_bad / self._n)
+        self._state = HeartState(float(hr), self._rsa, self._n, self._n_bad / self._n)
         return self._state
