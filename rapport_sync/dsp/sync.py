@@ -1,4 +1,4 @@
-"""Dyad synchrony on sliding windows, live, with a circular-shift chance band.
+"""Dyad synchrony on sliding windows, live, with a calibrated chance band.
 
 For two phase series on the same grid, each window gives (notation of docs/metrics.md):
 
@@ -11,9 +11,13 @@ For two phase series on the same grid, each window gives (notation of docs/metri
 * windowed lagged cross-correlation of the signals with Boker's peak picking (the local
   maximum nearest zero lag): ``wcc_r``, ``wcc_lag_s``;
 * rates from each person's phase advance, their difference and relative mismatch;
-* chance band: the same statistics for every circular shift of B within the window by at
-  least ``min_shift_s`` (all shifts at once by FFT); ``chance_plv95`` / ``chance_lag_plv95``
-  are their 95th percentiles.
+* chance band (:mod:`~rapport_sync.dsp.chance_band`): the 95th percentiles
+  ``chance_plv95`` / ``chance_lag_plv95`` of the same two statistics between one person's
+  window and the partner's phases at other times (live: the partner's last ``history_s``,
+  shifted by at least a window plus ``min_shift_s``, both directions), never below the
+  Rayleigh floor for the window's breaths, and only that floor until ``min_surrogate_s``
+  of shifts exist; ``chance_shifts`` says how many shifts it rests on (0: the floor).
+  NaN, never 0, when it cannot be known (too few breaths or valid samples).
 
 Everything runs on the phases decimated to ~5 Hz (breathing phase is smooth, so the
 numbers are unchanged while the cost drops 25-fold). :class:`DyadTracker` recomputes on a
@@ -26,8 +30,9 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d
+from scipy import fft as sfft
 
+from .chance_band import lag_count, rayleigh_p95, surrogate_p95
 from .filters import Ring
 
 __all__ = ["DyadTracker", "SyncState", "lag_peak", "sync_series", "window_sync"]
@@ -58,6 +63,9 @@ class SyncState:
     wcc_r: float
     wcc_lag_s: float
     window_s: float
+    chance_shifts: int  # surrogate shifts behind the chance band (0: analytic floor only)
+    surrogate_plv95: float  # the shifts' own 95th percentiles, before the floor (NaN: none)
+    surrogate_lag_plv95: float
 
 
 def lag_peak(values: np.ndarray, lags_s: np.ndarray, nearest_zero: bool = False
@@ -86,12 +94,6 @@ def lag_peak(values: np.ndarray, lags_s: np.ndarray, nearest_zero: bool = False
     return float(v[k]), float(lag)
 
 
-def _p95(x: np.ndarray) -> float:
-    """95th percentile (nearest rank, no interpolation: cheap and unbiased enough here)."""
-    k = int(np.ceil(0.95 * len(x))) - 1
-    return float(np.partition(x, k)[k])
-
-
 def _cycles(p: np.ndarray, fs: float) -> tuple[float, float]:
     """Breathing frequency (Hz) from the phase advance, and the seconds it was measured over."""
     d = np.angle(np.exp(1j * np.diff(p)))
@@ -104,8 +106,20 @@ def _cycles(p: np.ndarray, fs: float) -> tuple[float, float]:
 
 def window_sync(phase_a: np.ndarray, phase_b: np.ndarray, signal_a: np.ndarray,
                 signal_b: np.ndarray, fs: float, time_s: float = NAN, max_lag_s: float = 3.0,
-                min_shift_s: float = 10.0, min_lead_s: float = 0.2) -> SyncState:
-    """Synchrony metrics of one window (arrays already on the analysis rate ``fs``)."""
+                min_shift_s: float = 10.0, min_lead_s: float = 0.2,
+                past_za: np.ndarray | None = None, past_zb: np.ndarray | None = None,
+                min_surrogate_s: float = 120.0,
+                library: tuple[float, float, int] | None = None) -> SyncState:
+    """Synchrony metrics of one window (arrays already on the analysis rate ``fs``).
+
+    ``past_za``/``past_zb`` are both people's unit phasors e^{iφ} just before the window
+    (same rate and length, NaN where invalid); with them the chance band comes from the
+    partner's past, without them from circular shifts of the partner within the window.
+    Shifts are taken every second and count only once they span ``min_surrogate_s`` in
+    all (see :mod:`~rapport_sync.dsp.chance_band`). ``library`` reuses the surrogate
+    percentiles of an earlier state, ``(surrogate_plv95, surrogate_lag_plv95,
+    chance_shifts)``, instead of computing them (the tracker refreshes them every few s).
+    """
     pa, pb = np.asarray(phase_a, float), np.asarray(phase_b, float)
     n = len(pa)
     valid = np.isfinite(pa) & np.isfinite(pb)
@@ -115,7 +129,8 @@ def window_sync(phase_a: np.ndarray, phase_b: np.ndarray, signal_a: np.ndarray,
     fb, _ = _cycles(pb, fs)
     if nv < max(8, 0.2 * n) or not (fa > 0 and fb > 0):
         return SyncState(time_s, NAN, NAN, NAN, NAN, NAN, "none", NAN, NAN, NAN, nv / max(n, 1),
-                         NAN, fa * 60, fb * 60, (fa - fb) * 60, NAN, NAN, NAN, window_s)
+                         NAN, fa * 60, fb * 60, (fa - fb) * 60, NAN, NAN, NAN, window_s, 0, NAN,
+                         NAN)
     za = np.where(valid, np.exp(1j * np.where(valid, pa, 0.0)), 0.0)
     zb = np.where(valid, np.exp(1j * np.where(valid, pb, 0.0)), 0.0)
     mean = (za * np.conj(zb)).sum() / nv
@@ -126,39 +141,44 @@ def window_sync(phase_a: np.ndarray, phase_b: np.ndarray, signal_a: np.ndarray,
     # lag scan (zero padded = linear lags) and the signals' cross-correlation, one batched FFT:
     # corr(u, v)[k] = Σ_t conj(u[t]) v[t+k], so conj(za), conj(zb) give Σ za[t] conj(zb[t+k])
     max_lag = int(np.floor(min(max_lag_s, 0.45 / fbar) * fs))
-    nfft = 1 << int(np.ceil(np.log2(2 * n)))
-    m = valid.astype(float)
+    nfft = sfft.next_fast_len(n + max_lag + 1)  # enough for lags up to ±max_lag without wrap
     sa, sb = np.asarray(signal_a, float), np.asarray(signal_b, float)
     ok = valid & np.isfinite(sa) & np.isfinite(sb)
     xa = np.where(ok, sa - (sa[ok].mean() if ok.any() else 0.0), 0.0)
     xb = np.where(ok, sb - (sb[ok].mean() if ok.any() else 0.0), 0.0)
-    spec = np.fft.fft(np.array([np.conj(za), np.conj(zb), m, xa, xb, ok]), nfft, axis=1)
-    corr = np.fft.ifft(np.conj(spec[[0, 2, 3, 5]]) * spec[[1, 2, 4, 5]], axis=1)
+    spec = sfft.fft(np.array([np.conj(za), np.conj(zb)]), nfft, axis=1)
+    corr = sfft.ifft(np.conj(spec[0]) * spec[1])
+    real = sfft.rfft(np.array([valid, xa, xb, ok], dtype=float), nfft, axis=1)
+    rcorr = sfft.irfft(np.conj(real[[0, 1, 3]]) * real[[0, 2, 3]], nfft, axis=1)
     lags = np.arange(-max_lag, max_lag + 1)
-    c_lag, n_lag = corr[0, lags % nfft], np.rint(corr[1, lags % nfft].real)
+    c_lag, n_lag = corr[lags % nfft], np.rint(rcorr[0, lags % nfft])
     r_lag = np.where(n_lag > 0.5 * nv, np.abs(c_lag) / np.maximum(n_lag, 1), np.nan)
     lag_plv, lag_s = lag_peak(r_lag, lags / fs)
-    wcc_r, wcc_lag = _wcc(corr[2, lags % nfft].real, np.rint(corr[3, lags % nfft].real),
+    wcc_r, wcc_lag = _wcc(rcorr[1, lags % nfft], np.rint(rcorr[2, lags % nfft]),
                           xa, xb, int(ok.sum()), lags / fs)
-    # circular-shift surrogates of B within the window: all shifts by one FFT
-    cspec = np.fft.fft(np.array([np.conj(za), np.conj(zb), m]), axis=1)
-    circ = np.fft.ifft(np.conj(cspec[[0, 2]]) * cspec[[1, 2]], axis=1)
-    ccount = np.rint(circ[1].real)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r_circ = np.where(ccount > 0.5 * nv, np.abs(circ[0]) / ccount, 0.0)
-    lo = int(np.ceil(min_shift_s * fs))
-    chance, chance_lag = NAN, NAN
-    if n - 2 * lo >= 10:
-        chance = _p95(r_circ[lo:n - lo + 1])
-        rmax = maximum_filter1d(r_circ, size=2 * max_lag + 1, mode="wrap")
-        chance_lag = _p95(rmax[lo:n - lo + 1])
+    step = max(1, round(fs))  # one shift per second: neighbouring shifts are near copies
+    if library is None:
+        library = surrogate_p95(np.where(valid, za, np.nan), np.where(valid, zb, np.nan),
+                                max_lag, int(np.ceil(min_shift_s * fs)), past_za, past_zb, step)
+    surr, surr_lag, shifts = library
+    if shifts * step < min_surrogate_s * fs:  # too few shifts yet: the floor alone
+        surr, surr_lag, shifts = NAN, NAN, 0
+    floor = rayleigh_p95(n_eff)
+    chance = _at_least(floor, surr) if np.isfinite(floor) else NAN
+    floor_lag = rayleigh_p95(n_eff, lag_count(max_lag / fs, fbar))
+    chance_lag = _at_least(floor_lag, surr_lag) if np.isfinite(floor_lag) else NAN
     leader = "none"
-    if np.isfinite(lag_s) and abs(lag_s) >= min_lead_s and not lag_plv <= chance_lag:
+    if np.isfinite(lag_s) and abs(lag_s) >= min_lead_s and lag_plv > chance_lag:
         leader = "a" if lag_s > 0 else "b"
     return SyncState(time_s, plv, ppc, float((za * np.conj(zb)).real.sum() / nv),
                      float(np.degrees(np.angle(mean))), lag_s, leader, lag_plv, chance,
                      chance_lag, nv / n, float(n_eff), fa * 60, fb * 60, (fa - fb) * 60,
-                     float(abs(fa - fb) / fbar), wcc_r, wcc_lag, window_s)
+                     float(abs(fa - fb) / fbar), wcc_r, wcc_lag, window_s, shifts, surr,
+                     surr_lag)
+
+
+def _at_least(floor: float, value: float) -> float:
+    return max(floor, value) if np.isfinite(value) else floor
 
 
 def _wcc(cross: np.ndarray, count: np.ndarray, xa: np.ndarray, xb: np.ndarray, n_ok: int,
@@ -186,21 +206,38 @@ class DyadTracker:
         Cadence of the recomputation.
     min_fill : float
         Fraction of a window that must have been seen before the first state.
+    min_shift_s : float
+        Margin between a window and the partner's samples used for its chance band.
+    history_s : float
+        How far back the chance band looks for the partner's phases at other times.
+    min_surrogate_s : float
+        Shifts (in seconds of shift, both directions together) needed before the chance
+        band uses them; until then it is the Rayleigh floor. Default: two windows.
+    band_every_s : float
+        Cadence of the surrogate library's refresh (the Rayleigh floor follows every
+        state); the library changes slowly, and refreshing it costs more than the rest.
     history_len : int
         How many states :attr:`history` keeps.
     """
 
     def __init__(self, fs: float = 25.0, window_s: float = 60.0, max_lag_s: float = 3.0,
                  update_every_s: float = 1.0, min_fill: float = 0.5, min_shift_s: float = 10.0,
-                 analysis_hz: float = 5.0, history_len: int = 4 * 3600) -> None:
+                 analysis_hz: float = 5.0, history_len: int = 4 * 3600,
+                 history_s: float = 600.0, min_surrogate_s: float | None = None,
+                 band_every_s: float = 5.0) -> None:
         self.fs, self.window_s, self.max_lag_s = float(fs), float(window_s), max_lag_s
         self.min_shift_s = min_shift_s
+        self.min_surrogate_s = 2 * self.window_s if min_surrogate_s is None else min_surrogate_s
         self._dec = max(1, round(fs / analysis_hz))
         self._fs_dec = self.fs / self._dec
         self._win = round(window_s * self._fs_dec)
+        self._past = round(history_s * self._fs_dec)
         self._min = int(np.ceil(min_fill * self._win))
         self._hop = max(1, round(update_every_s * fs))
+        self._band_every = max(1, round(band_every_s * fs / self._hop))
+        self._library: tuple[float, float, int] | None = None
         self._bufs = [Ring(self._win) for _ in range(4)]
+        self._phasors = [Ring(self._win + self._past, width=2) for _ in range(2)]
         self._n = 0
         self.history: deque[SyncState] = deque(maxlen=history_len)
         self.state: SyncState | None = None
@@ -220,6 +257,9 @@ class DyadTracker:
             off = (-start) % self._dec  # keep samples whose absolute index is a multiple
             for buf, c in zip(self._bufs, cols):
                 buf.push(c[i + off:j:self._dec])
+            for ring, c in zip(self._phasors, cols):
+                p = c[i + off:j:self._dec]
+                ring.push(np.column_stack((np.cos(p), np.sin(p))))
             if (self._n + j) % self._hop == 0:
                 self._compute(self._n + j)
             i = j
@@ -231,9 +271,18 @@ class DyadTracker:
         if have < self._min:
             return
         pa, pb, sa, sb = (b.last(have) for b in self._bufs)
-        self.state = window_sync(pa, pb, sa, sb, self._fs_dec, n_abs / self.fs, self.max_lag_s,
-                                 self.min_shift_s)
-        self.history.append(self.state)
+        library, za, zb = self._library, None, None
+        if library is None or (n_abs // self._hop) % self._band_every == 0:
+            library = None
+            za, zb = (r.last(have + self._past).view(complex).ravel()[:-have]
+                      for r in self._phasors)
+        s = window_sync(pa, pb, sa, sb, self._fs_dec, n_abs / self.fs, self.max_lag_s,
+                        self.min_shift_s, past_za=za, past_zb=zb,
+                        min_surrogate_s=self.min_surrogate_s, library=library)
+        if library is None:
+            self._library = (s.surrogate_plv95, s.surrogate_lag_plv95, s.chance_shifts)
+        self.state = s
+        self.history.append(s)
 
 
 def sync_series(phase_a: np.ndarray, phase_b: np.ndarray, signal_a: np.ndarray,
