@@ -112,6 +112,8 @@ class DeviceClock:
     refits when a new bin opens. Before two bins exist it uses the offset alone.
     """
 
+    REFIT_EVERY = 10  # bins (20 s) between refits once 40 s are in
+
     def __init__(self, bin_s: float = 2.0, max_bins: int = 1800) -> None:
         self.bin_s = bin_s
         self.max_bins = max_bins
@@ -127,7 +129,11 @@ class DeviceClock:
             self._bins[key] = (device_s, host_s)
         if new_bin and len(self._bins) > self.max_bins:
             del self._bins[min(self._bins)]
-        if new_bin or self.fit is None or len(self._bins) == 1:
+        # Refit on every new bin while the fit is young, then every REFIT_EVERY bins: the
+        # envelope of a long recording moves slowly, and a refit walks all the bins.
+        young = len(self._bins) <= 2 * self.REFIT_EVERY
+        if self.fit is None or len(self._bins) == 1 or (
+                new_bin and (young or key % self.REFIT_EVERY == 0)):
             self._refit()
 
     def _refit(self) -> None:

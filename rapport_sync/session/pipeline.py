@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -39,44 +40,48 @@ class GridResampler:
         self.max_gap_s = max_gap_s
         self.next_tick: int | None = None
         self._last_t: float | None = None
-        self._last_v: np.ndarray | None = None
+        self._last_v: Any = None  # newest sample: a float, or a list for 3-axis samples
 
     def push(self, t: np.ndarray, v: np.ndarray) -> tuple[int, np.ndarray]:
-        """Add samples; return ``(first_tick, values)`` of the ticks now complete."""
-        t = np.asarray(t, dtype=float)
-        v = np.asarray(v, dtype=float)
-        if self._last_t is not None:
-            keep = t > self._last_t  # out-of-order or repeated samples are dropped
-            t, v = t[keep], v[keep]
-        if t.size == 0:
-            return (self.next_tick or 0), np.empty((0,) + v.shape[1:])
-        if self._last_t is not None:
-            t = np.concatenate(([self._last_t], t))
-            v = np.concatenate((self._last_v[None], v))  # type: ignore[index]
-        if self.next_tick is None:
-            self.next_tick = math.ceil(t[0] * self.fs - 1e-9)
-        first = self.next_tick
-        last = math.floor(t[-1] * self.fs + 1e-9)
-        self._last_t, self._last_v = float(t[-1]), v[-1].copy()
-        if last < first:
-            return first, np.empty((0,) + v.shape[1:])
-        ticks = np.arange(first, last + 1) / self.fs
-        out = self._interp(ticks, t, v)
-        self.next_tick = last + 1
-        return first, out
+        """Add samples; return ``(first_tick, values)`` of the ticks now complete.
 
-    def _interp(self, ticks: np.ndarray, t: np.ndarray, v: np.ndarray) -> np.ndarray:
-        j = np.clip(np.searchsorted(t, ticks, side="right") - 1, 0, len(t) - 1)
-        k = np.minimum(j + 1, len(t) - 1)
-        span = t[k] - t[j]
-        w = np.where(span > 0, (ticks - t[j]) / np.where(span > 0, span, 1.0), 0.0)
-        w = np.clip(w, 0.0, 1.0)
-        if v.ndim == 2:
-            w = w[:, None]
-        out = v[j] * (1.0 - w) + v[k] * w
-        bad = ((span > self.max_gap_s) & (ticks > t[j] + 1e-9)) | (ticks < t[0] - 1e-9)
-        out[bad] = np.nan
-        return out
+        A chunk brings a few ticks (2-3 for a belt frame), so this walks the samples in
+        plain Python: a dozen numpy calls per chunk would cost more than the work.
+        """
+        times = np.asarray(t, dtype=float).tolist()
+        arr = np.asarray(v, dtype=float)
+        shape = arr.shape[1:]
+        rows = arr.tolist()
+        fs, max_gap = self.fs, self.max_gap_s
+        last_t, last_v = self._last_t, self._last_v
+        out: list = []
+        first = self.next_tick
+        tick = first
+        for ti, vi in zip(times, rows):
+            if last_t is not None and ti <= last_t:
+                continue  # out-of-order or repeated samples are dropped
+            if tick is None:
+                tick = first = math.ceil(ti * fs - 1e-9)
+            while tick / fs <= ti + 1e-9:
+                tau = tick / fs
+                if tau >= ti - 1e-9:
+                    out.append(vi)  # on the sample itself
+                elif last_t is None or tau < last_t - 1e-9:
+                    out.append(_nan_like(vi))  # before the first sample
+                elif tau <= last_t + 1e-9:
+                    out.append(last_v)
+                elif ti - last_t > max_gap:
+                    out.append(_nan_like(vi))  # inside a gap: stays a gap
+                else:
+                    w = (tau - last_t) / (ti - last_t)
+                    out.append(_lerp(last_v, vi, w))
+                tick += 1
+            last_t, last_v = ti, vi
+        self._last_t, self._last_v = last_t, last_v
+        self.next_tick = tick
+        if first is None:
+            return 0, np.empty((0,) + shape)
+        return first, np.array(out, dtype=float).reshape((len(out),) + shape)
 
     def pad_to(self, tick: int) -> int:
         """Skip to ``tick`` (those ticks are missing); return how many were skipped."""
@@ -88,6 +93,16 @@ class GridResampler:
         return n
 
 
+def _nan_like(value: Any) -> Any:
+    return [math.nan] * len(value) if isinstance(value, list) else math.nan
+
+
+def _lerp(a: Any, b: Any, w: float) -> Any:
+    if isinstance(a, list):
+        return [x + (y - x) * w for x, y in zip(a, b)]
+    return a + (b - a) * w
+
+
 class RingBuffer:
     """The newest ``capacity`` rows of a few float columns, with time."""
 
@@ -97,15 +112,21 @@ class RingBuffer:
         self._n = 0  # rows written in total
 
     def extend(self, time_s: np.ndarray, *columns: np.ndarray) -> None:
-        rows = np.column_stack((time_s, *columns))
-        skipped = max(0, len(rows) - self.capacity)  # older than the buffer holds
-        rows = rows[skipped:]
-        m = len(rows)
+        m = len(time_s)
+        if any(len(c) != m for c in columns):
+            raise ValueError("every column needs one value per time")
+        if m == 0:
+            return
+        skipped = max(0, m - self.capacity)  # older than the buffer holds
         start = (self._n + skipped) % self.capacity
-        first = min(m, self.capacity - start)
-        self._data[start:start + first] = rows[:first]
-        self._data[: m - first] = rows[first:]
-        self._n += len(time_s)
+        rows = m - skipped
+        first = min(rows, self.capacity - start)
+        for j, col in enumerate((time_s, *columns)):
+            col = col[skipped:]
+            self._data[start:start + first, j] = col[:first]
+            if rows > first:
+                self._data[: rows - first, j] = col[first:]
+        self._n += m
 
     def view(self) -> np.ndarray:
         """A copy in time order: column 0 is time."""
@@ -131,8 +152,8 @@ class PersonChannel:
     trace: RingBuffer = field(default_factory=lambda: RingBuffer(int(ANALYSIS_RATE_HZ * 600), 2))
     raw: RingBuffer = field(default_factory=lambda: RingBuffer(200 * 600, 1))
     hr_trace: RingBuffer = field(default_factory=lambda: RingBuffer(6000, 1))
-    pending_signal: list[np.ndarray] = field(default_factory=list)
-    pending_phase: list[np.ndarray] = field(default_factory=list)
+    pending_signal: list[float] = field(default_factory=list)
+    pending_phase: list[float] = field(default_factory=list)
     pending_start: int | None = None  # grid tick of the first pending sample
     recorder: list[tuple[int, np.ndarray, np.ndarray]] | None = None
 
@@ -154,8 +175,8 @@ class PersonChannel:
         out = self.tracker.update(x)
         if self.pending_start is None:
             self.pending_start = first
-        self.pending_signal.append(np.asarray(out.signal, dtype=float))
-        self.pending_phase.append(np.asarray(out.phase, dtype=float))
+        self.pending_signal += np.asarray(out.signal, dtype=float).tolist()
+        self.pending_phase += np.asarray(out.phase, dtype=float).tolist()
         t = (first + np.arange(len(x))) / self.fs
         self.trace.extend(t, out.signal, out.phase)
         if self.recorder is not None:
@@ -168,14 +189,13 @@ class PersonChannel:
         first = self.pending_start
         if first is None:
             return out_sig, out_pha
-        sig = np.concatenate(self.pending_signal)
-        pha = np.concatenate(self.pending_phase)
+        sig, pha = self.pending_signal, self.pending_phase
         lo, hi = max(start, first), min(upto, first + len(sig))
         if hi > lo:
             out_sig[lo - start : hi - start] = sig[lo - first : hi - first]
             out_pha[lo - start : hi - start] = pha[lo - first : hi - first]
-        cut = int(np.clip(upto - first, 0, len(sig)))
-        self.pending_signal, self.pending_phase = [sig[cut:]], [pha[cut:]]
+        cut = min(max(upto - first, 0), len(sig))
+        del sig[:cut], pha[:cut]
         self.pending_start = first + cut
         return out_sig, out_pha
 
