@@ -104,16 +104,17 @@ class BreathEventDetector:
         h = self.hysteresis * self.depth_ref
         still = self.onset_tol * self.depth_ref  # movement per 0.5 s that counts as "still"
         recent = self._recent
+        span = recent.maxlen or 0  # the deque is always bounded
         for k, v in enumerate(x.tolist()):
             if math.isnan(v):
                 continue
             i = first_index + k
-            moving = len(recent) < recent.maxlen or abs(v - recent[0]) > still
+            moving = len(recent) < span or abs(v - recent[0]) > still
             recent.append(v)
             if moving:
                 self._still_from = -1
             elif self._still_from < 0:
-                self._still_from = i - recent.maxlen
+                self._still_from = i - span
             if self._ext_i < 0:
                 self._ext_v, self._ext_i = v, i
                 continue
