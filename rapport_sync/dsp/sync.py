@@ -26,6 +26,7 @@ cadence; :func:`sync_series` is its batch form.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -35,7 +36,8 @@ from scipy import fft as sfft
 from .chance_band import lag_count, rayleigh_p95, surrogate_p95
 from .filters import Ring
 
-__all__ = ["DyadTracker", "SyncState", "lag_peak", "sync_series", "window_sync"]
+__all__ = ["DyadTracker", "SyncState", "above_chance", "lag_peak", "shown_locking", "sync_series",
+           "window_sync"]
 
 NAN = float("nan")
 
@@ -66,6 +68,25 @@ class SyncState:
     chance_shifts: int  # surrogate shifts behind the chance band (0: analytic floor only)
     surrogate_plv95: float  # the shifts' own 95th percentiles, before the floor (NaN: none)
     surrogate_lag_plv95: float
+
+
+def shown_locking(state: SyncState) -> tuple[float, float]:
+    """The locking a person is shown and its chance level: the best-lag PLV against the
+    95th percentile of the same statistic on surrogates (zero-lag PLV as a fallback).
+
+    The best-lag PLV also counts a partner who follows with a steady delay as locked,
+    which zero-lag PLV underrates when the breathing rate varies. The monitor, the
+    terminal view, the exports and the report all judge "above chance" with this.
+    """
+    if math.isfinite(state.lag_plv) and math.isfinite(state.chance_lag_plv95):
+        return state.lag_plv, state.chance_lag_plv95
+    return state.plv, state.chance_plv95
+
+
+def above_chance(state: SyncState) -> bool:
+    """Locking above its chance level; False while the chance level is not known."""
+    value, chance = shown_locking(state)
+    return math.isfinite(value) and math.isfinite(chance) and value > chance
 
 
 def lag_peak(values: np.ndarray, lags_s: np.ndarray, nearest_zero: bool = False

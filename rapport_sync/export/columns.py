@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from ..dsp.sync import above_chance, shown_locking
+
 __all__ = ["ALIGNED_COLUMNS", "SYNC_COLUMNS", "format_table", "json_safe", "sync_rows"]
 
 # name, description, units: per person on the common grid.
@@ -35,7 +37,8 @@ SYNC_COLUMNS = [
     ("lag_plv", "locking at the best lag", "1"),
     ("chance_plv95", "95th percentile of the PLV of circularly shifted B (chance band)", "1"),
     ("chance_lag_plv95", "95th percentile of the lagged locking of shifted B", "1"),
-    ("above_chance", "1 if plv > chance_plv95", "1"),
+    ("above_chance", "1 if locking at the best lag > chance_lag_plv95 (plv > chance_plv95 "
+                     "when no lag is found): what the monitor shows", "1"),
     ("valid_fraction", "share of the window with a valid phase for both", "1"),
     ("n_breaths", "breaths in the window (mean of both)", "1"),
     ("rate_a_bpm", "breathing rate of A", "breaths/min"),
@@ -70,8 +73,8 @@ def sync_rows(session: Any) -> list[list[Any]]:
     """One row per synchrony window, in :data:`SYNC_COLUMNS` order."""
     rows = []
     for s in session.sync_history:
-        above = (float(s.plv > s.chance_plv95)
-                 if math.isfinite(s.plv) and math.isfinite(s.chance_plv95) else None)
+        value, chance = shown_locking(s)
+        above = float(above_chance(s)) if math.isfinite(value) and math.isfinite(chance) else None
         rows.append([
             s.time_s, s.window_s, s.plv, s.ppc, s.alignment, s.mean_relative_phase_deg,
             float(s.lag_s), s.leader, s.lag_plv, s.chance_plv95, s.chance_lag_plv95, above,

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from ..dsp.sync import above_chance
 from ..errors import RapportSyncError
 from .aligned import AlignedSession, load_aligned
 
@@ -51,10 +52,9 @@ def _window_stats(history: list[Any]) -> dict[str, float]:
     if not history:
         return {k: float("nan") for k in ("plv", "above", "lag", "lead_a", "lead_b", "ra", "rb")}
     plv = np.array([s.plv for s in history])
-    chance = np.array([s.chance_plv95 for s in history])
     lead = [s.leader for s in history]
     return {"plv": float(np.nanmean(plv)),
-            "above": float(np.mean(np.isfinite(chance) & (plv > chance))),
+            "above": float(np.mean([above_chance(s) for s in history])),
             "lag": float(np.nanmedian([float(s.lag_s) for s in history])),
             "lead_a": lead.count("a") / len(lead), "lead_b": lead.count("b") / len(lead),
             "ra": float(np.nanmedian([s.rate_a_bpm for s in history])),

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dsp.sync import shown_locking
 from .aligned import AlignedSession
 
 __all__ = ["COLORS", "draw_figures"]
@@ -85,13 +86,13 @@ def draw_figures(session: AlignedSession) -> dict[str, bytes]:
 
     fig, ax = plt.subplots(figsize=(11, 3.2))
     if len(history):
-        chance = np.array([s.chance_plv95 for s in history])
-        ax.fill_between(ts, 0, chance, color=COLORS["chance"], alpha=0.6, step="post",
-                        label="chance band (95th pct. of shifted B)")
-        ax.plot(ts, [s.plv for s in history], color=COLORS["sync"], lw=1.4,
-                label="phase locking (PLV)")
-        ax.plot(ts, [s.lag_plv for s in history], color=COLORS["sync"], lw=0.8, ls=":",
-                label="locking at best lag")
+        shown = np.array([shown_locking(s) for s in history])
+        ax.fill_between(ts, 0, shown[:, 1], color=COLORS["chance"], alpha=0.6, step="post",
+                        label="chance level (95th percentile of surrogates)")
+        ax.plot(ts, shown[:, 0], color=COLORS["sync"], lw=1.4,
+                label="locking at the best lag (as on the monitor)")
+        ax.plot(ts, [s.plv for s in history], color=COLORS["sync"], lw=0.8, ls=":",
+                label="zero-lag PLV")
     ax.set_ylim(0, 1)
     ax.set_ylabel("PLV")
     ax.set_xlabel("session time (s), end of each window")

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from ..dsp.sync import above_chance, shown_locking
+
 
 __all__ = [
     "ALIGNED",
@@ -71,23 +73,8 @@ def _finite(x: Any) -> bool:
 
 
 def locking(sync: Any) -> tuple[float, float]:
-    """The locking shown to the user and its chance level: the best-lag PLV against the 95th
-    percentile of the same statistic on circular-shift surrogates (zero-lag PLV as fallback).
-
-    The best-lag PLV also counts a partner who follows with a steady delay as locked, which
-    zero-lag PLV underrates when the breathing rate varies.
-    """
-    value = getattr(sync, "lag_plv", None)
-    chance = getattr(sync, "chance_lag_plv95", None)
-    if _finite(value) and _finite(chance):
-        return float(value), float(chance)  # type: ignore[arg-type]
-    return float(sync.plv), float(sync.chance_plv95)
-
-
-def above_chance(sync: Any) -> bool:
-    """Locking above the 95th percentile of the window's chance level."""
-    value, chance = locking(sync)
-    return _finite(value) and _finite(chance) and value > chance
+    """The locking shown and its chance level (:func:`rapport_sync.dsp.sync.shown_locking`)."""
+    return shown_locking(sync)
 
 
 def describe_sync(sync: Any | None, window_s: float) -> SyncReadout:
