@@ -29,7 +29,7 @@ from rapport_sync.ui.monitor import MonitorWindow
 
 # name, simulator script, session seconds, expert view, markers (session s, label)
 SHOTS = (
-    ("monitor-locked", "coupled", 150.0, False, ((95.0, "relaxation exercise"),)),
+    ("monitor-locked", "a-leads", 150.0, False, ((95.0, "relaxation exercise"),)),
     ("monitor-chance", "independent", 150.0, False, ()),
     ("monitor-expert", "coupled", 150.0, True, ((95.0, "relaxation exercise"),)),
 )

@@ -69,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="simulated belts on one board (sim) or two simulated Polar H10 "
                    "straps through the real BLE path (ble-sim)")
     p.add_argument("--script", default="default", metavar="NAME",
-                   help="coupling script: default, independent, coupled, b-leads")
+                   help="coupling script: default, independent, coupled (A leads by 1.5 s), "
+                        "a-leads (1.2 s), b-leads (1.5 s), together (in phase)")
     p.set_defaults(run=run_demo)
 
     p = sub.add_parser("record", help="monitor and record two people",

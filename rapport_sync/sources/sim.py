@@ -29,7 +29,9 @@ SCRIPTS: dict[str, CouplingScript] = {
     "default": DEFAULT_SCRIPT,
     "independent": CouplingScript.constant(0.0),
     "coupled": CouplingScript.constant(1.0, 1.5),
+    "a-leads": CouplingScript.constant(1.0, 1.2),
     "b-leads": CouplingScript.constant(1.0, -1.5),
+    "together": CouplingScript.constant(1.0, 0.0),
 }
 
 
