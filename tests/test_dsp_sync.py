@@ -105,6 +105,13 @@ def test_a_known_lag_is_recovered_with_its_sign(lag_s: float, leader: str) -> No
     assert last.leader == leader
     assert last.lag_plv > 0.9 and last.lag_plv > last.chance_lag_plv95
     assert np.sign(last.mean_relative_phase_deg) == np.sign(lag_s)
+    # the lag profile the lead is read from: symmetric lags, its peak at the reported lag
+    profile = np.array(last.lag_profile)
+    k = (profile.size - 1) // 2
+    lags = np.arange(-k, k + 1) * last.lag_step_s
+    assert profile.size == 2 * k + 1 and k > 0
+    assert lags[np.nanargmax(profile)] == pytest.approx(last.lag_s, abs=1.5 * last.lag_step_s)
+    assert np.nanmax(profile) == pytest.approx(last.lag_plv, abs=0.02)
 
 
 def test_streaming_equals_batch() -> None:

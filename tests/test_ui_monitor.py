@@ -59,6 +59,14 @@ def test_window_shows_both_people_breathing_and_synchrony(qtbot, tmp_path):
         assert hand_x is not None and len(hand_x) == 2
     plv_x, plv_y = window.meter.plv.getData()
     assert len(plv_x) >= 1 and np.all((plv_y >= 0) & (plv_y <= 1))
+    # the expert view adds heart rate, raw traces, the lag profile and the numbers
+    assert not window.profile.isVisible()
+    window.set_expert(True)
+    qtbot.waitUntil(lambda: window.profile.curve.getData()[0] is not None, timeout=5_000)
+    lags, locking = window.profile.curve.getData()
+    assert window.profile.isVisible() and window.heart.isVisible()
+    assert lags[0] == pytest.approx(-lags[-1]) and np.nanmax(locking) <= 1.0
+    assert np.nanmax(locking) == pytest.approx(window.last.sync.lag_plv, abs=0.02)
     window.stop_recording()
     assert window.state == "stopped"
     assert window.session.finished.is_set()

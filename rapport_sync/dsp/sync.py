@@ -68,6 +68,10 @@ class SyncState:
     chance_shifts: int  # surrogate shifts behind the chance band (0: analytic floor only)
     surrogate_plv95: float  # the shifts' own 95th percentiles, before the floor (NaN: none)
     surrogate_lag_plv95: float
+    # The lag profile R(tau) the best lag was picked from: locking at lags
+    # -k..+k * lag_step_s (positive: B follows A). Empty when the window has no valid phase.
+    lag_profile: tuple[float, ...] = ()
+    lag_step_s: float = NAN
 
 
 def shown_locking(state: SyncState) -> tuple[float, float]:
@@ -195,7 +199,7 @@ def window_sync(phase_a: np.ndarray, phase_b: np.ndarray, signal_a: np.ndarray,
                      float(np.degrees(np.angle(mean))), lag_s, leader, lag_plv, chance,
                      chance_lag, nv / n, float(n_eff), fa * 60, fb * 60, (fa - fb) * 60,
                      float(abs(fa - fb) / fbar), wcc_r, wcc_lag, window_s, shifts, surr,
-                     surr_lag)
+                     surr_lag, tuple(np.round(r_lag, 4).tolist()), 1.0 / fs)
 
 
 def _at_least(floor: float, value: float) -> float:

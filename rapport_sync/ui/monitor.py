@@ -26,7 +26,7 @@ from ..session.live import LiveSession, SessionSnapshot
 from . import theme
 from .dial import PhaseDial
 from .panels import ExpertNumbers, PersonCard, TextLabel, VerdictPanel
-from .plots import HeartPlot, LagPlot, RawPlot, SyncMeterPlot, TracePlot
+from .plots import HeartPlot, LagPlot, LagProfilePlot, RawPlot, SyncMeterPlot, TracePlot
 from .readout import describe_sync, format_clock, latest_phase, leader_text
 from .terminal import format_summary
 
@@ -102,7 +102,11 @@ class MonitorWindow(QtWidgets.QMainWindow):
         plots.addWidget(self.raw, 2)
         plots.addWidget(self.heart, 2)
         plots.addWidget(self.meter, 3)
-        plots.addWidget(self.lag, 2)
+        self.profile = LagProfilePlot()
+        lag_row = QtWidgets.QHBoxLayout()
+        lag_row.addWidget(self.lag, 3)
+        lag_row.addWidget(self.profile, 1)
+        plots.addLayout(lag_row, 2)
         self.raw.setXLink(self.traces)
         self.heart.setXLink(self.traces)
         self.lag.setXLink(self.meter)
@@ -176,7 +180,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         """Simple view: breathing, dial, meter. Expert adds raw and heart traces, the lag
         profile and the numbers behind the verdict."""
         self.expert = bool(expert)
-        for w in (self.raw, self.heart, self.lag, self.numbers):
+        for w in (self.raw, self.heart, self.lag, self.profile, self.numbers):
             w.setVisible(self.expert)
         self.meter.set_expert(self.expert)
         if self.expert_box.isChecked() != self.expert:
@@ -306,6 +310,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
             self.raw.update_raw({p: ps.raw for p, ps in people.items()}, now)
             self.heart.update_hr({p: ps.hr_trace for p, ps in people.items()}, now)
             self.numbers.show_sync(sync)
+            self.profile.update_profile(sync)
         if self.state == "recording" and int(now) != self._status_s:
             self._status_s = int(now)  # once a second: a label that changes resizes
             self.status.show_text(f"{snap.chunks_stored} chunks stored in "

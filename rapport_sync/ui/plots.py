@@ -22,6 +22,7 @@ __all__ = [
     "AgoAxis",
     "HeartPlot",
     "LagPlot",
+    "LagProfilePlot",
     "MarkerLines",
     "RawPlot",
     "SyncMeterPlot",
@@ -287,6 +288,52 @@ class LagPlot(_ScrollingPlot):
         rest = ~ok & np.isfinite(lag)
         self.locked.setData(t[ok] + shift, lag[ok])
         self.unlocked.setData(t[rest] + shift, lag[rest])
+
+
+class LagProfilePlot(pg.PlotWidget):
+    """Locking against lag in the newest window (expert view): the curve the lead is read
+    from, its peak marked, with the chance level of the best-lag locking as a dashed line."""
+
+    def __init__(self) -> None:
+        super().__init__(background=theme.BACKGROUND)
+        item = self.getPlotItem()
+        item.setTitle("Lag profile now", color=theme.FOREGROUND, size="11pt")
+        item.setLabel("left", "locking")
+        item.setLabel("bottom", "lag (s)")
+        item.showGrid(x=True, y=True, alpha=0.15)
+        item.setYRange(0.0, 1.0, padding=0.02)
+        item.setMouseEnabled(x=False, y=False)
+        item.hideButtons()
+        self.curve = item.plot(pen=pg.mkPen(theme.SYNC_COLOUR, width=2))
+        self.peak = pg.ScatterPlotItem(size=9, pen=None, brush=pg.mkBrush(theme.SYNC_COLOUR))
+        item.addItem(self.peak)
+        self.chance = pg.InfiniteLine(angle=0, pen=pg.mkPen(theme.CHANCE_EDGE, width=1,
+                                                            style=QtCore.Qt.PenStyle.DashLine))
+        item.addItem(self.chance)
+        item.addLine(x=0.0, pen=pg.mkPen(theme.CHANCE_EDGE, width=1))
+
+    def update_profile(self, sync: Any | None) -> None:
+        profile = np.asarray(getattr(sync, "lag_profile", ()), float)
+        step = float(getattr(sync, "lag_step_s", np.nan))
+        if profile.size == 0 or not np.isfinite(step):
+            self.curve.setData(_EMPTY, _EMPTY)
+            self.peak.setData([], [])
+            self.chance.setVisible(False)
+            return
+        k = (profile.size - 1) // 2
+        lags = np.arange(-k, k + 1) * step
+        self.curve.setData(lags, profile)
+        self.getPlotItem().setXRange(lags[0], lags[-1], padding=0.02)
+        best = float(getattr(sync, "lag_s", np.nan))
+        value = float(getattr(sync, "lag_plv", np.nan))
+        if np.isfinite(best):
+            self.peak.setData([best], [value])
+        else:
+            self.peak.setData([], [])
+        chance = float(getattr(sync, "chance_lag_plv95", np.nan))
+        self.chance.setVisible(bool(np.isfinite(chance)))
+        if np.isfinite(chance):
+            self.chance.setValue(chance)
 
 
 class MarkerLines:
