@@ -65,8 +65,9 @@ def test_chance_is_never_zero_and_unknown_without_enough_breaths() -> None:
     pb[int(200 * FS):int(260 * FS)] = np.nan  # B's strap off for a minute
     states = sync_series(oa.phase, pb, oa.signal, ob.signal, FS)
     unknown = [s for s in states if not (s.n_breaths >= MIN_BREATHS)]
-    assert any(s.time_s < 40 for s in unknown) and any(200 < s.time_s < 270 for s in unknown)
-    for s in unknown:  # the first windows and the gap: no chance level, so no verdict
+    assert states[0].time_s == pytest.approx(60.0)  # nothing before one whole window
+    assert any(200 < s.time_s < 270 for s in unknown)
+    for s in unknown:  # the gap: no chance level, so no verdict
         assert np.isnan(s.chance_plv95) and np.isnan(s.chance_lag_plv95)
         assert not above_chance(s)
     for s in states:
@@ -127,7 +128,7 @@ def test_streaming_equals_batch() -> None:
         n = int(rng.integers(1, 60))
         dy.update(oa.phase[i:i + n], pb[i:i + n], oa.signal[i:i + n], ob.signal[i:i + n])
         i += n
-    assert len(dy.history) == len(batch) == 300 - 30 + 1
+    assert len(dy.history) == len(batch) == 300 - 60 + 1  # from the first full window
     np.testing.assert_equal([astuple(s) for s in dy.history], [astuple(s) for s in batch])
     assert dy.history[-1].time_s == pytest.approx(300.0)
     assert dy.history[-1].chance_shifts > 0  # the surrogate library was in use

@@ -246,7 +246,7 @@ class DyadTracker:
     """
 
     def __init__(self, fs: float = 25.0, window_s: float = 60.0, max_lag_s: float = 3.0,
-                 update_every_s: float = 1.0, min_fill: float = 0.5, min_shift_s: float = 10.0,
+                 update_every_s: float = 1.0, min_fill: float = 1.0, min_shift_s: float = 10.0,
                  analysis_hz: float = 5.0, history_len: int = 4 * 3600,
                  history_s: float = 600.0, min_surrogate_s: float | None = None,
                  band_every_s: float = 5.0) -> None:
