@@ -54,14 +54,20 @@ def group_sources(specs: Mapping[str, SourceSpec]) -> list[tuple[str, str, dict[
     ``sim`` twice) share one source; without channels, A is channel 0 and B channel 1.
     """
     groups: dict[tuple[str, str], dict[str | None, str]] = {}
+    unnamed: dict[tuple[str, str], int] = {}  # people named without a channel
     for person, spec in specs.items():
-        persons = groups.setdefault((spec.backend, spec.target), {})
-        persons[spec.channel if spec.channel is not None else person] = person
+        key = (spec.backend, spec.target)
+        persons = groups.setdefault(key, {})
+        if spec.channel is None:
+            unnamed[key] = unnamed.get(key, 0) + 1
+            persons[person] = person
+        else:
+            persons[spec.channel] = person
     out = []
     for (backend, target), persons in groups.items():
-        if len(persons) == 2 and all(k in PERSONS for k in persons):
+        if unnamed.get((backend, target)) == 2:
             persons = {"0": "a", "1": "b"}
-        elif len(persons) == 1 and next(iter(persons)) in PERSONS:
+        elif unnamed.get((backend, target)) == 1 and len(persons) == 1:
             persons = {None: next(iter(persons.values()))}
         channels = [k for k in persons if k is not None]
         if len(channels) != len(set(channels)):

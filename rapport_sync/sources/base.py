@@ -156,7 +156,7 @@ class SourceSpec:
     """A parsed source string: ``backend:target#channel``.
 
     Examples: ``sim``, ``ble:Polar H10 1A2B3C4D``, ``ble:AA:BB:CC:DD:EE:FF``,
-    ``serial:/dev/ttyACM0#0``, ``lsl:name=RespA``, ``replay:session.rsync#a``.
+    ``serial:/dev/ttyACM0#0``, ``lsl:name=RespA``, ``replay:session.rapport#a``.
     """
 
     backend: str
@@ -189,7 +189,7 @@ BACKENDS: dict[str, str] = {
     "ble": "rapport_sync.sources.ble:open_ble",
     "serial": "rapport_sync.sources.serial:open_serial",
     "lsl": "rapport_sync.sources.lsl:open_lsl",
-    "replay": "rapport_sync.sources.replay:open_replay",
+    "replay": "rapport_sync.session.replay_source:open_replay",  # reads the store
 }
 _INJECTED: dict[str, SourceFactory] = {}
 
