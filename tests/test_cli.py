@@ -163,3 +163,26 @@ def test_a_full_disk_ends_the_recording_with_one_line_and_keeps_what_was_stored(
     assert stored == chunks_in(path) > 100  # everything committed is there, and said so
     info = cli("info", str(path))
     assert info.returncode == 0 and "NOT closed cleanly" in info.stdout
+
+
+def test_two_sources_of_one_device_id_are_refused_before_any_file(tmp_path):
+    path = tmp_path / "dup.rapport"
+    out = cli("record", "--a", "sim", "--b", "sim:script=coupled", "--headless",
+              "--duration", "5", "--out", str(path))
+    assert out.returncode == 1 and "same device (sim-belt-0)" in out.stderr
+    assert out.stderr.count("\n") == 1 and not path.exists()
+
+
+def test_a_session_that_never_started_is_one_line_in_every_offline_command(tmp_path):
+    import sqlite3 as sq
+
+    from rapport_sync.session.store import SessionWriter
+    path = tmp_path / "never.rapport"
+    SessionWriter.create(path, {"participants": {}}).close(None, clean=False)
+    for args in (["info", str(path)], ["analyze", str(path)],
+                 ["export", str(path), "--format", "csv", "--out", str(tmp_path / "x")],
+                 ["report", str(path), "--out", str(tmp_path / "r.html")]):
+        out = cli(*args)
+        assert out.returncode == 1, args
+        assert "never started" in out.stderr and out.stderr.count("\n") == 1, out.stderr
+    assert sq.connect(path).execute("SELECT COUNT(*) FROM chunks").fetchone()[0] == 0

@@ -14,7 +14,7 @@ def test_everything_is_stored_and_closed_cleanly(sim_session):
     with SessionReader(sim_session.path) as r:
         assert r.ended_cleanly
         stats = r.chunk_stats()
-        n, size, first, last = stats["sim-belt"]
+        n, size, first, last = stats["sim-belt-1"]
         assert n == pytest.approx(300 / 0.1, rel=0.01)  # one chunk per 100 ms frame
         assert (last - first) / 1e9 == pytest.approx(300, abs=0.5)
         assert [m.label for m in r.markers()] == ["start"]

@@ -142,6 +142,7 @@ class LiveSession:
         self._worker: threading.Thread | None = None
         self.writer: SessionWriter | None = None
         self.start_ns = 0
+        self._started = False
         self._end_ns: int | None = None
         self.error: str | None = None
         self.processing_errors = 0
@@ -149,10 +150,32 @@ class LiveSession:
 
     # -- life cycle -------------------------------------------------------------------
     def start(self) -> None:
-        """Open the sources, create the store, start acquiring."""
+        """Open the sources, create the store, start acquiring.
+
+        On any failure here nothing keeps running: opened sources are stopped and a
+        file already created is closed (and says it did not end cleanly)."""
+        try:
+            self._start()
+        except BaseException:
+            for source in self.sources:
+                source.stop(timeout_s=2.0)
+            if self.writer is not None and not self.writer.closed:
+                try:
+                    self.writer.close(None, clean=False)
+                except StoreError:
+                    pass
+            raise
+
+    def _start(self) -> None:
         groups = group_sources(self.specs)
         for backend, target, persons in groups:
             self.sources.append(open_source(backend, target, persons, self.clock))
+        devices = [info for source in self.sources for info in source.devices]
+        names = [info.device for info in devices]
+        if len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ConfigError(f"two sources would record the same device ({', '.join(twice)}); "
+                              "to put both people on one device name it the same way twice")
         meta = {
             "format": "rapport_sync session",
             "software_version": __version__,
@@ -162,7 +185,6 @@ class LiveSession:
             "started_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
         self.writer = SessionWriter.create(self.path, meta)
-        devices = [info for source in self.sources for info in source.devices]
         for info in devices:
             self.writer.add_device(info)
         # Session time starts when acquisition does, after the setup above.
@@ -172,6 +194,7 @@ class LiveSession:
         for info in devices:
             self.decoders[info.device] = make_decoder(info, self.start_ns)
             self._device_people[info.device] = list(info.persons.values())
+        self._started = True
         self._worker = threading.Thread(target=self._work, name="session", daemon=True)
         self._worker.start()
         for source in self.sources:
@@ -182,10 +205,13 @@ class LiveSession:
 
         The session ends now (its recorded end time); what is still queued is stored
         after, however long that takes on a busy machine."""
-        if self._end_ns is None:
+        if self._end_ns is None and self._started:
             self._end_ns = self.clock.now_ns()
-        for source in self.sources:
-            source.stop()
+        stoppers = [threading.Thread(target=source.stop, daemon=True) for source in self.sources]
+        for t in stoppers:  # in parallel: each may take seconds (BLE: stop streams, disconnect)
+            t.start()
+        for t in stoppers:
+            t.join(10.0)
         self._queue.put(_STOP)
         if self._worker is not None:
             self._worker.join()
@@ -227,37 +253,54 @@ class LiveSession:
 
     @property
     def elapsed_s(self) -> float:
+        if not self._started:
+            return 0.0
         end = self._end_ns if self._end_ns is not None else self.clock.now_ns()
         return (end - self.start_ns) / 1e9
 
     # -- worker -----------------------------------------------------------------------
     def _work(self) -> None:
+        """Store everything waiting (so a crash loses at most the commit interval, even
+        when analysis falls behind), commit when due, then analyse what was stored."""
         writer = self.writer
         assert writer is not None
         storing = True
-        while True:
+        running = True
+        while running:
             try:
-                item = self._queue.get(timeout=0.1)
+                batch = [self._queue.get(timeout=0.1)]
             except queue.Empty:
-                item = None
-            if item is _STOP:
-                break
-            try:
-                if storing:
-                    self._store(writer, item)
-                    writer.maybe_commit()
-            except StoreError as exc:
-                storing = False
-                self._fail(str(exc))
-            if item is not None:
-                self._process(item)
-            self._check_sources()
-        try:
+                batch = []
+            while len(batch) < 5000:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if _STOP in batch:
+                running = False
+                batch = batch[: batch.index(_STOP)]
             if storing:
-                writer.close(self._end_ns or self.clock.now_ns(), clean=True)
+                try:
+                    for item in batch:
+                        self._store(writer, item)
+                    writer.maybe_commit()
+                except Exception as exc:  # disk full, permissions, a bug: stop storing, say so
+                    storing = False
+                    self._fail(str(exc) if isinstance(exc, StoreError)
+                               else f"storing failed: {type(exc).__name__}: {exc}")
+                    self._close(writer, clean=False)
+            for item in batch:
+                self._process(item, storing)
+            self._check_sources()
+        if storing:
+            self._close(writer, clean=True)
+        self.finished.set()
+
+    def _close(self, writer: SessionWriter, clean: bool) -> None:
+        try:
+            writer.close(self._end_ns or self.clock.now_ns(), clean=clean)
         except StoreError as exc:
             self.error = self.error or str(exc)
-        self.finished.set()
 
     def _store(self, writer: SessionWriter, item: object) -> None:
         if isinstance(item, Chunk):
@@ -270,7 +313,7 @@ class LiveSession:
         elif isinstance(item, tuple) and item[0] == "meta":
             writer.set_meta(item[1], item[2])
 
-    def _process(self, item: object) -> None:
+    def _process(self, item: object, storing: bool = True) -> None:
         try:
             if isinstance(item, Chunk):
                 decoder = self.decoders.get(item.device)
@@ -279,7 +322,7 @@ class LiveSession:
                 for decoded in decoder.feed(item):
                     if isinstance(decoded, DeviceEvent):
                         self._note_event(decoded)
-                        if self.writer is not None and not self.writer.closed:
+                        if storing and self.writer is not None and not self.writer.closed:
                             self.writer.add_event(decoded)
                     else:
                         with self._lock:

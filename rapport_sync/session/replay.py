@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..samples import BreathSamples, DeviceEvent, HeartBeats, SignalKind
+from ..samples import BreathSamples, DeviceEvent, DeviceEventKind, HeartBeats, SignalKind
 from .decoders import make_decoder
 from .pipeline import PERSONS, DyadPipeline
 from .store import SessionReader, StoredMarker, merge_events
@@ -78,15 +78,20 @@ def replay_session(path: str | os.PathLike[str], window_s: float | None = None,
         decoded_events: list[DeviceEvent] = []
         total = sum(n for n, *_ in reader.chunk_stats().values())
         for i, chunk in enumerate(reader.chunks()):
-            for item in decoders[chunk.device].feed(chunk):
-                if isinstance(item, DeviceEvent):
-                    decoded_events.append(item)
-                    continue
-                if isinstance(item, BreathSamples):
-                    raw[item.person].append(item)
-                else:
-                    beats[item.person].append(item)
-                pipeline.feed(item)
+            try:  # as live: data that analysis cannot digest is counted, not fatal
+                for item in decoders[chunk.device].feed(chunk):
+                    if isinstance(item, DeviceEvent):
+                        decoded_events.append(item)
+                        continue
+                    if isinstance(item, BreathSamples):
+                        raw[item.person].append(item)
+                    else:
+                        beats[item.person].append(item)
+                    pipeline.feed(item)
+            except Exception as exc:  # noqa: BLE001 - reported as an event
+                decoded_events.append(DeviceEvent(chunk.device, chunk.host_time_ns,
+                                                  DeviceEventKind.ERROR,
+                                                  f"analysis failed on this chunk: {exc}"))
             if progress is not None and i % 2000 == 0:
                 progress(i, total)
         if progress is not None:

@@ -173,9 +173,13 @@ class SessionWriter:
         self._device_ids[info.device] = int(cur.lastrowid or 0)
 
     def add_chunk(self, chunk: Chunk) -> None:
+        device_id = self._device_ids.get(chunk.device)
+        if device_id is None:
+            raise StoreError(f"a chunk came from device {chunk.device!r}, which the session "
+                             "did not register")
         self._execute(
             "INSERT INTO chunks (device_id, host_ns, kind, payload) VALUES (?, ?, ?, ?)",
-            (self._device_ids[chunk.device], chunk.host_time_ns, str(chunk.kind), chunk.payload),
+            (device_id, chunk.host_time_ns, str(chunk.kind), chunk.payload),
         )
         self._pending_chunks += 1
 
@@ -274,6 +278,9 @@ class SessionReader:
 
     @property
     def start_host_ns(self) -> int:
+        if "start_host_ns" not in self.meta:
+            raise SessionFileError(f"{self.path} holds no recording: the session never "
+                                   "started (its start time is missing)")
         return int(self.meta["start_host_ns"])
 
     @property

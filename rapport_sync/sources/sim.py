@@ -142,17 +142,17 @@ class SimSource(Source):
         self.persons = dict(persons)
         self.duration_s = duration_s
         self._rng = np.random.default_rng(seed + 7919)
-        self._device = "sim-belt"
+        self.device_id = "sim-belt"
 
     @property
     def devices(self) -> list[DeviceInfo]:
-        return [DeviceInfo(self._device, "belt", self.persons,
+        return [DeviceInfo(self.device_id, "belt", self.persons,
                            "simulated two-belt board (belt protocol v1)",
                            {"breathing": "belt", "simulated": True})]
 
     def _run(self, emit: Emit) -> None:
         start_ns = self.clock.now_ns()
-        emit(DeviceEvent(self._device, start_ns, DeviceEventKind.CONNECTED, "simulated board"))
+        emit(DeviceEvent(self.device_id, start_ns, DeviceEventKind.CONNECTED, "simulated board"))
         board = self.board
         while not self._stop.is_set():
             board_s, data = board.next_frame_bytes()
@@ -163,7 +163,7 @@ class SimSource(Source):
             due_ns = start_ns + int((session_s + delay_s) * 1e9)
             if not self.clock.sleep_until_ns(due_ns, self._stop):
                 return
-            emit(Chunk(self._device, self.clock.now_ns(), PayloadKind.BELT, data))
+            emit(Chunk(self.device_id, self.clock.now_ns(), PayloadKind.BELT, data))
 
 
 def open_sim(target: str, persons: Mapping[str | None, str], clock: Clock) -> SimSource:
@@ -179,4 +179,6 @@ def open_sim(target: str, persons: Mapping[str | None, str], clock: Clock) -> Si
     board = VirtualBeltBoard(seed=seed, fs=float(options.get("fs", 50.0)),
                              script=SCRIPTS[options.get("script", "default")])
     duration = float(options["duration"]) if "duration" in options else None
-    return SimSource(board, channels, clock, seed=seed, duration_s=duration)
+    source = SimSource(board, channels, clock, seed=seed, duration_s=duration)
+    source.device_id = f"sim-belt-{seed}"  # boards of other seeds are other boards
+    return source

@@ -73,6 +73,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.publisher: Any = None
         self._history_key: tuple[int, float] | None = None
         self._status_s = -1
+        self.start_error: Exception | None = None
         self._labels = self._current_labels()
         self.setWindowTitle(f"rapport_sync · {title}")
         self._build(span_s)
@@ -194,11 +195,12 @@ class MonitorWindow(QtWidgets.QMainWindow):
             return
         try:
             self.session.start()
-        except Exception as exc:  # a source or the file could not be opened
+        except Exception as exc:  # a source or the file could not be opened: say so, once
             self.state = "failed"
+            self.start_error = exc
             self._show_state()
             self.status.show_text(f"could not start: {exc}", theme.BAD)
-            raise
+            return
         self.state = "recording"
         if self.lsl:
             from ..export.lsl_outlets import SessionOutlets
@@ -389,10 +391,13 @@ def run_monitor(session: LiveSession, args: argparse.Namespace) -> int:
     try:
         if args.duration is not None or session.config.get("mode") == "demo":
             window.start_recording()
-        app.exec()
+        if window.state != "failed":
+            app.exec()
     finally:
         signal.signal(signal.SIGINT, previous)
         window.finish()
+    if window.state == "failed" and window.start_error is not None:
+        raise window.start_error  # the command line prints it as one line
     if window.state == "ready":
         print("nothing was recorded")
         return 0

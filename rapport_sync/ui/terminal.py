@@ -111,13 +111,13 @@ def run_terminal_view(session: LiveSession, duration_s: float | None = None,
     out = stream or sys.stdout
     tty = out.isatty()
     publisher = None
-    if lsl:
-        from ..export.lsl_outlets import SessionOutlets
-        publisher = SessionOutlets(session)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt) if _main_thread() else None
     drawn = 0
     next_line_s = 0.0
     try:
+        if lsl:  # inside the try: if the outlets fail, the session still ends cleanly
+            from ..export.lsl_outlets import SessionOutlets
+            publisher = SessionOutlets(session)
         while True:
             snap = session.snapshot()
             if publisher is not None:
