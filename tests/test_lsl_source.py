@@ -196,3 +196,17 @@ def test_a_session_records_two_lsl_streams_and_finds_their_coupling(tmp_path):
     for p in "ab":
         assert len(replay.people[p].raw_value) == len(sim.time_s)
         assert replay.clock_fits[f"lsl:{names[p]}:{names[p]}-sid"].residual_s < 0.01
+
+
+@pytest.mark.parametrize("target, message", [
+    ("name=x,timeout=abc", "timeout must be a number"),
+    ("name=x,timeout=-1", "timeout must be a number"),
+    ("name=x,kind=sonar", "kind must be one of"),
+    ("timeout=2", "needs a stream to look for"),
+])
+def test_bad_lsl_targets_are_one_clear_error(target, message):
+    from rapport_sync.errors import ConfigError
+    from rapport_sync.sources.lsl import parse_lsl_target
+    with pytest.raises(ConfigError, match=message):
+        parse_lsl_target(target)
+    assert parse_lsl_target("name=x,kind=RR")[1]["kind"] == "rr"  # case does not matter

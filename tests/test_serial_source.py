@@ -72,7 +72,10 @@ def test_channels_map_to_persons_and_bad_ones_are_one_line_errors() -> None:
 def test_registry_opens_one_source_for_both_people(link: Path) -> None:
     spec = SourceSpec.parse(f"serial:{link}#1")
     assert (spec.backend, spec.target, spec.channel) == ("serial", str(link), "1")
-    source = open_source("serial", str(link), {"0": "a", "1": "b"}, MonotonicClock())
+    with pytest.raises(SourceError, match="does not exist"):  # said before any file exists
+        open_source("serial", str(link), {"0": "a", "1": "b"}, MonotonicClock())
+    with sim_serial.VirtualSerialPort(link):
+        source = open_source("serial", str(link), {"0": "a", "1": "b"}, MonotonicClock())
     assert isinstance(source, SerialSource)
     (info,) = source.devices
     assert info.protocol == "belt" and dict(info.persons) == {0: "a", 1: "b"}

@@ -54,7 +54,11 @@ def export_session(session: str | os.PathLike[str], fmt: str, out: str | os.Path
 
 def run_export(args: argparse.Namespace) -> int:
     """``rapport-sync export``: write the files and say where they are."""
-    paths = export_session(args.session, args.format, args.out,
-                           with_labels=getattr(args, "with_labels", False))
+    try:
+        paths = export_session(args.session, args.format, args.out,
+                               with_labels=getattr(args, "with_labels", False))
+    except OSError as exc:  # the output folder is a file, read-only, full ...
+        raise ConfigError(f"cannot write the export to {args.out}: "
+                          f"{exc.strerror or exc}") from exc
     print(f"wrote {len(paths)} files ({args.format}) to {args.out}")
     return 0

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..dsp.heart import correct_rr
+from ..errors import SessionFileError
 from ..session.replay import ReplayResult, replay_session
 from ..session.store import SessionReader
 
@@ -229,7 +230,9 @@ def load_aligned(path: str | os.PathLike[str], with_labels: bool = False) -> Ali
     fs = replay.fs
     starts = [round(tr.grid_time_s[0] * fs) for tr in replay.people.values() if tr.grid_time_s.size]
     ends = [round(tr.grid_time_s[-1] * fs) for tr in replay.people.values() if tr.grid_time_s.size]
-    first, last = (min(starts), max(ends)) if starts else (0, -1)
+    if not starts:
+        raise SessionFileError(f"{path} holds no breathing samples to export")
+    first, last = min(starts), max(ends)
     grid = np.arange(first, last + 1) / fs
     participants = replay.meta.get("participants", {})
     ids = person_ids(participants, with_labels)

@@ -32,23 +32,14 @@ from typing import Any
 
 import numpy as np
 
+from ..lsl_support import import_pylsl
+
 __all__ = ["SessionOutlets"]
 
 _SYNC_CHANNELS = [("plv", "1"), ("chance_plv95", "1"), ("alignment", "1"), ("lag_s", "s"),
                   ("lag_plv", "1"), ("leader", "1"), ("rate_a_bpm", "bpm"),
                   ("rate_b_bpm", "bpm")]
 _LEADER = {"a": 1.0, "b": -1.0}
-
-
-def _import_pylsl() -> Any:
-    from ..errors import ConfigError
-    try:
-        import pylsl
-    except (ImportError, RuntimeError) as exc:
-        raise ConfigError(f"--lsl needs pylsl with its liblsl ({exc}); on Linux aarch64 or "
-                          "glibc < 2.35 install liblsl (conda-forge or sccn/liblsl releases) "
-                          "or set PYLSL_LIB") from exc
-    return pylsl
 
 
 class SessionOutlets:
@@ -63,7 +54,7 @@ class SessionOutlets:
     """
 
     def __init__(self, session: Any, prefix: str = "rapport_sync") -> None:
-        self.pylsl = pylsl = _import_pylsl()
+        self.pylsl = pylsl = import_pylsl()
         self.session = session
         host = socket.gethostname()
         self.ids = {p: session.participants[p]["id"] for p in ("a", "b")}

@@ -200,8 +200,11 @@ def write_report(session_path: str | os.PathLike[str], out: str | os.PathLike[st
     """Replay ``session_path`` and write the report to ``out``."""
     text = build_report(load_aligned(session_path), surrogates=surrogates, seed=seed)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise RapportSyncError(f"cannot write the report to {out}: {exc.strerror or exc}") from exc
     return out
 
 

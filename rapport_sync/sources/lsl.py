@@ -27,29 +27,17 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, SourceError
+from ..lsl_support import import_pylsl
 from ..protocol.lsl_chunk import encode_lsl_chunk
 from ..samples import Chunk, DeviceEvent, DeviceEventKind, PayloadKind
 from .base import Clock, DeviceInfo, Emit, Source
 
-__all__ = ["LslSource", "import_pylsl", "open_lsl", "parse_lsl_target", "stream_details"]
+__all__ = ["LslSource", "open_lsl", "parse_lsl_target", "stream_details"]
 
 log = logging.getLogger(__name__)
 _MATCH_KEYS = ("name", "type", "source_id", "hostname")
 _KINDS = ("belt", "acc", "rr")
-LIBLSL_HINT = ("pylsl could not load liblsl: on Linux aarch64 or glibc < 2.35 install it with "
-               "'conda install -c conda-forge liblsl' or the liblsl package from "
-               "github.com/sccn/liblsl/releases, or point PYLSL_LIB to liblsl.so")
 
-
-def import_pylsl() -> Any:
-    """Import pylsl, turning a missing liblsl into a one-line :class:`ConfigError`."""
-    try:
-        import pylsl
-    except ImportError as exc:
-        raise ConfigError(f"Lab Streaming Layer needs pylsl: pip install pylsl ({exc})") from exc
-    except RuntimeError as exc:
-        raise ConfigError(f"{LIBLSL_HINT} ({exc})") from exc
-    return pylsl
 
 
 def parse_lsl_target(target: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -66,8 +54,16 @@ def parse_lsl_target(target: str) -> tuple[dict[str, str], dict[str, str]]:
             if not re.fullmatch(r"[^'\"]+", value):
                 raise ConfigError(f"LSL {key} {value!r} must not contain quotes")
             match[key] = value
-        elif key in ("timeout", "kind"):
+        elif key == "timeout":
+            try:
+                if not float(value) > 0:
+                    raise ValueError
+            except ValueError:
+                raise ConfigError(f"LSL timeout must be a number of seconds > 0, not {value!r}") \
+                    from None
             options[key] = value
+        elif key == "kind":
+            options[key] = value.lower()
         else:
             raise ConfigError(f"unknown LSL source option {key!r} "
                               f"(one of {', '.join(_MATCH_KEYS + ('timeout', 'kind'))})")
@@ -201,7 +197,11 @@ def open_lsl(target: str, persons: Mapping[str | None, str], clock: Clock) -> Ls
         raise SourceError(f"cannot open LSL stream {info.name()!r}: {exc}") from exc
     channels: dict[int, str] = {}
     for channel, person in persons.items():
-        index = int(channel) if channel is not None and channel.isdigit() else 0
+        if channel is not None and not channel.isdigit():
+            raise ConfigError(f"lsl:{target}#{channel}: the part after '#' is a channel number")
+        index = int(channel) if channel is not None else 0
+        if index in channels:
+            raise ConfigError(f"both people are on channel {index} of LSL stream {info.name()!r}")
         if index >= info.channel_count():
             raise ConfigError(f"LSL stream {info.name()!r} has {info.channel_count()} "
                               f"channels; there is no channel {index}")

@@ -14,6 +14,7 @@ same path (``RECONNECTING``) until the port comes back (``CONNECTED``), and carr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -184,5 +185,9 @@ def open_serial(target: str, persons: Mapping[str | None, str], clock: Clock) ->
     does not wait for them.
     """
     channels = parse_channels(persons)
-    return SerialSource(target.strip(), channels, clock,
-                        reset_wait_s=0.0 if "://" in target else 2.0)
+    port = target.strip()
+    if "://" not in port and not os.path.exists(port) and os.name != "nt":
+        # said before the session file exists, rather than from the reader thread after
+        raise SourceError(f"serial port {port} does not exist (is the board plugged in? "
+                          "see 'ls /dev/ttyACM* /dev/ttyUSB*')")
+    return SerialSource(port, channels, clock, reset_wait_s=0.0 if "://" in port else 2.0)
