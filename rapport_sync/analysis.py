@@ -45,19 +45,43 @@ WARMUP_S = 60.0  # live phase error is scored after this (the estimator's start-
 
 
 def load_csv(path: str | Path) -> dict[str, np.ndarray]:
-    """Columns of a CSV with a header row; needs ``time``, ``a_resp`` and ``b_resp``."""
+    """Columns of a CSV with a header row; needs ``time``, ``a_resp`` and ``b_resp``.
+
+    Empty cells (and ``nan``, ``n/a``, ``NA``) are missing values; any other text where a
+    number belongs is an error that names its line, never a silent NaN.
+    """
+    import csv
+
+    missing_words = {"", "nan", "n/a", "na"}
     try:
-        with open(path, encoding="utf-8") as fh:
-            header = [h.strip() for h in fh.readline().split(",")]
-            data = np.genfromtxt(fh, delimiter=",", dtype=float, ndmin=2)
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+        with open(path, encoding="utf-8", newline="") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") \
+            from exc
+    header = [h.strip() for h in rows[0]] if rows else []
     missing = {"time", "a_resp", "b_resp"} - set(header)
     if missing:
         raise ConfigError(f"{path}: missing column(s) {', '.join(sorted(missing))} "
                           "(need time, a_resp, b_resp)")
-    if data.size == 0 or data.shape[1] != len(header):
-        raise ConfigError(f"{path}: no data rows, or rows do not match the header")
+    data = np.full((len(rows) - 1, len(header)), np.nan)
+    for i, row in enumerate(rows[1:]):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise ConfigError(f"{path}, line {i + 2}: {len(row)} values for "
+                              f"{len(header)} columns")
+        for j, cell in enumerate(row):
+            cell = cell.strip()
+            if cell.lower() in missing_words:
+                continue
+            try:
+                data[i, j] = float(cell)
+            except ValueError:
+                raise ConfigError(f"{path}, line {i + 2}, column {header[j]}: "
+                                  f"{cell!r} is not a number") from None
+    if not np.isfinite(data[:, header.index("time")]).any():
+        raise ConfigError(f"{path}: no data rows")
     return {name: data[:, i] for i, name in enumerate(header)}
 
 

@@ -114,3 +114,24 @@ def test_pseudo_dyads_from_other_recordings(tmp_path: Path,
     assert pseudo["n"] == 20  # two recordings, two people each, cycled
     assert pseudo["p"] < 0.1 and pseudo["z"] > 2.0
     assert r["surrogates"]["pseudo_dyad"]["mean"] < r["mean_windowed_plv"]
+
+
+@pytest.mark.parametrize("body, message", [
+    ("time,a_resp,b_resp\n0,1,2\n0.04,oops,3\n", "line 3, column a_resp: 'oops' is not a number"),
+    ("time,a_resp,b_resp\n0,1,2\n0.04,1\n", "line 3: 2 values for 3 columns"),
+    ("time,a_resp,b_resp\n", "no data rows"),
+    ("t,a,b\n0,1,2\n", "missing column"),
+])
+def test_bad_csv_rows_are_named_not_turned_into_nan(tmp_path: Path, body: str,
+                                                    message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(body)
+    with pytest.raises(ConfigError, match=message):
+        load_csv(path)
+
+
+def test_empty_cells_are_missing_values(tmp_path: Path) -> None:
+    path = tmp_path / "gaps.csv"
+    path.write_text("time,a_resp,b_resp,a_hr\n0,1,2,\n0.04,n/a,3,61.5\n")
+    cols = load_csv(path)
+    assert np.isnan(cols["a_resp"][1]) and np.isnan(cols["a_hr"][0]) and cols["a_hr"][1] == 61.5

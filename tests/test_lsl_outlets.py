@@ -94,8 +94,20 @@ def test_outlets_publish_what_the_session_measured(session):
         outlets.close()
 
 
-def test_demo_with_lsl_runs(tmp_path, capsys):
-    code = main(["demo", "--headless", "--lsl", "--duration", "6", "--speed", "10",
+def test_demo_with_lsl_publishes_while_it_runs(tmp_path, capsys):
+    import threading
+
+    import pylsl
+    found: list = []
+
+    def look() -> None:  # another program on the network, looking while the demo runs
+        found.extend(pylsl.resolve_byprop("type", "Synchrony", minimum=1, timeout=20.0))
+
+    looker = threading.Thread(target=look)
+    looker.start()
+    code = main(["demo", "--headless", "--lsl", "--duration", "90", "--speed", "10",
                  "--out", str(tmp_path / "demo.rapport")])
-    assert code == 0
-    assert "session saved" in capsys.readouterr().out
+    looker.join()
+    assert code == 0 and "session saved" in capsys.readouterr().out
+    assert found and found[0].name() == "rapport_sync_synchrony"
+    assert found[0].source_id().endswith("/dyad/sync") and found[0].channel_count() == 8
