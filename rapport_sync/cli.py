@@ -193,7 +193,8 @@ def run_info(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
+    # Without --debug the user sees rapport_sync's own one-line messages, not library logs.
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.CRITICAL,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.run(args) or 0)

@@ -100,6 +100,7 @@ class SessionSnapshot:
     chunks_stored: int
     events: list[tuple[float, str, str]] = field(default_factory=list)  # time, kind, text
     error: str | None = None
+    processing_errors: int = 0  # chunks stored but not analysed (see --debug)
 
 
 class LiveSession:
@@ -336,7 +337,7 @@ class LiveSession:
             self._fail(str(exc))
         except Exception:  # analysis must never lose acquisition: the chunk is stored
             self.processing_errors += 1
-            log.exception("processing failed (data is stored; analysis continues)")
+            log.debug("processing failed (data is stored; analysis continues)", exc_info=True)
 
     def _note_event(self, event: DeviceEvent) -> None:
         t = (event.host_time_ns - self.start_ns) / 1e9
@@ -373,4 +374,5 @@ class LiveSession:
                 self.elapsed_s, people, self.pipeline.sync,
                 list(self.pipeline.sync_history[-history:]), list(self._markers),
                 self.writer is not None and not self.writer.closed and self.error is None,
-                self.writer.n_chunks if self.writer else 0, list(self._events), self.error)
+                self.writer.n_chunks if self.writer else 0, list(self._events), self.error,
+                self.processing_errors)

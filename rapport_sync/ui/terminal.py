@@ -84,6 +84,9 @@ def format_summary(snap: SessionSnapshot, path: str) -> list[str]:
         lines.append("  synchrony: no window had valid breathing from both people")
     if snap.markers:
         lines.append(f"  markers: {len(snap.markers)}")
+    if snap.processing_errors:
+        lines.append(f"  {snap.processing_errors} chunks were stored but could not be analysed "
+                     "(run with --debug to see why; the data are in the file)")
     if snap.error:
         lines.append(f"recording stopped early: {snap.error}")
         lines.append(f"what was stored is in {path}")
