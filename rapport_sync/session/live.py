@@ -133,6 +133,7 @@ class LiveSession:
         self.config = dict(config or {})
         self.pipeline = DyadPipeline(window_s=window_s)
         self.sources: list[Source] = []
+        self._source_names: dict[int, str] = {}
         self.decoders: dict[str, DeviceDecoder] = {}
         self._device_people: dict[str, list[str]] = {}
         self._link = {p: "waiting" for p in PERSONS}
@@ -170,7 +171,11 @@ class LiveSession:
     def _start(self) -> None:
         groups = group_sources(self.specs)
         for backend, target, persons in groups:
-            self.sources.append(open_source(backend, target, persons, self.clock))
+            source = open_source(backend, target, persons, self.clock)
+            self.sources.append(source)
+            who = " and ".join(sorted(p.upper() for p in persons.values()))
+            self._source_names[id(source)] = f"{backend}:{target} (person {who})".replace(
+                ": (", " (")
         devices = [info for source in self.sources for info in source.devices]
         names = [info.device for info in devices]
         if len(set(names)) != len(names):
@@ -355,7 +360,7 @@ class LiveSession:
             if source.error is not None and self.error is None:
                 exc = source.error
                 text = str(exc) if isinstance(exc, RapportSyncError) else repr(exc)
-                self._fail(f"{type(source).__name__}: {text}")
+                self._fail(f"{self._source_names.get(id(source), 'a source')}: {text}")
 
     def _fail(self, message: str) -> None:
         if self.error is None:
