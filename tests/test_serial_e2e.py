@@ -90,7 +90,7 @@ def test_c_board_through_pty_with_noise_dropped_byte_and_unplug(
     status = [i for i in items if isinstance(i, StatusFrame)]
     assert status[-1].belt_connected == (True, False)
 
-    # Session level: the lead's belt decoder turns the chunks into both people's samples.
+    # Session level: the session's belt decoder turns the chunks into both people's samples.
     from rapport_sync.session.belt_decoder import BeltDecoder
 
     (info,) = source.devices

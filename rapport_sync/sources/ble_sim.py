@@ -312,7 +312,7 @@ class DyadStrapContent:
     """Both people's chests from :class:`~rapport_sync.dsp.simulate.DyadSimulator`.
 
     ``person("a")`` gives a :class:`StrapContent` view. The simulator runs at the ACC
-    rate; the accelerometer is the lead's chest model (gravity tilted by breathing).
+    rate; the accelerometer is the simulator's chest model (gravity tilted by breathing).
     """
 
     rate_hz: int = 50
