@@ -68,3 +68,14 @@ def test_ring_buffer_chunk_larger_than_capacity():
     assert np.array_equal(ring.view()[:, 0], np.arange(7, 12))
     with pytest.raises(ValueError):
         ring.extend(np.arange(3.0), np.arange(4.0))
+
+
+def test_ring_buffer_view_since_copies_only_the_newest_rows():
+    ring = RingBuffer(capacity=10, n_columns=1)
+    for lo in range(0, 37, 3):  # wrapped several times
+        t = np.arange(lo, lo + 3, dtype=float)
+        ring.extend(t, -t)
+    full = ring.view()
+    for since in (-1.0, 28.0, 30.5, 33.0, 38.0, 39.0, 100.0):
+        got = ring.view(since)
+        assert np.array_equal(got, full[full[:, 0] >= since])

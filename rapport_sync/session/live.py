@@ -368,13 +368,17 @@ class LiveSession:
             log.debug("session error: %s", message)
 
     # -- snapshots for displays -------------------------------------------------------
-    def snapshot(self, history: int = 600) -> SessionSnapshot:
+    def snapshot(self, history: int = 600, span_s: float | None = None) -> SessionSnapshot:
+        """Copies of the latest state for a display. ``span_s`` limits the traces to the last
+        so many seconds (what a window shows; 0 for a text view); None copies all."""
+        since = None if span_s is None else self.elapsed_s - span_s
         with self._lock:
             people = {}
             for p, ch in self.pipeline.people.items():
                 people[p] = PersonSnapshot(
-                    p, self.participants[p]["label"], ch.kind, ch.trace.view(), ch.raw.view(),
-                    ch.hr_trace.view(), ch.breath, ch.heart_state, self._link[p])
+                    p, self.participants[p]["label"], ch.kind, ch.trace.view(since),
+                    ch.raw.view(since), ch.hr_trace.view(since), ch.breath, ch.heart_state,
+                    self._link[p])
             return SessionSnapshot(
                 self.elapsed_s, people, self.pipeline.sync,
                 list(self.pipeline.sync_history[-history:]), list(self._markers),

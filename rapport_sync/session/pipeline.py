@@ -128,12 +128,20 @@ class RingBuffer:
                 self._data[: rows - first, j] = col[first:]
         self._n += m
 
-    def view(self) -> np.ndarray:
-        """A copy in time order: column 0 is time."""
+    def view(self, since_s: float | None = None) -> np.ndarray:
+        """A copy in time order (column 0 is time), of the rows from ``since_s`` on if given:
+        a display copies only what it shows, not the whole buffer, every frame."""
         if self._n < self.capacity:
-            return self._data[: self._n].copy()
-        start = self._n % self.capacity
-        return np.concatenate((self._data[start:], self._data[:start]))
+            older, newer = self._data[: self._n], self._data[:0]
+        else:
+            start = self._n % self.capacity
+            older, newer = self._data[start:], self._data[:start]
+        if since_s is not None:
+            i = int(np.searchsorted(older[:, 0], since_s))
+            if i == len(older):
+                return newer[int(np.searchsorted(newer[:, 0], since_s)):].copy()
+            older = older[i:]
+        return np.concatenate((older, newer))
 
     def __len__(self) -> int:
         return min(self._n, self.capacity)

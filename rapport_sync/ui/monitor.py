@@ -218,7 +218,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         if self.publisher is not None:
             self.publisher.close()
             self.publisher = None
-        self.last = self.session.snapshot()
+        self.last = self.session.snapshot(span_s=self._shown_s())
         self.render(self.last)
         self._show_state()
 
@@ -249,13 +249,18 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self._labels = self._current_labels()
         self.traces.set_labels(self._labels)
 
+    def _shown_s(self) -> float:
+        """Seconds of traces a frame needs: the span on screen, with a margin for the
+        newest rows still arriving (and for the LSL outlets' newest samples)."""
+        return self.traces.span_s + 10.0
+
     def _current_labels(self) -> dict[str, str]:
         return {p: v["label"] for p, v in self.session.participants.items()}
 
     # ---- frames ------------------------------------------------------------------------
     def pull(self) -> SessionSnapshot:
         """Pull a snapshot of the running session, draw it and publish it."""
-        snap = self.session.snapshot()
+        snap = self.session.snapshot(span_s=self._shown_s())
         self.last = snap
         self.render(snap)
         if self.publisher is not None:
@@ -401,7 +406,7 @@ def run_monitor(session: LiveSession, args: argparse.Namespace) -> int:
     if window.state == "ready":
         print("nothing was recorded")
         return 0
-    print("\n".join(format_summary(session.snapshot(), str(session.path))))
+    print("\n".join(format_summary(session.snapshot(span_s=0.0), str(session.path))))
     if session.error:
         print(f"rapport-sync: error: {session.error}", file=sys.stderr)
         return 1

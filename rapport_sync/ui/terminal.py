@@ -122,7 +122,8 @@ def run_terminal_view(session: LiveSession, duration_s: float | None = None,
             from ..export.lsl_outlets import SessionOutlets
             publisher = SessionOutlets(session)
         while True:
-            snap = session.snapshot()
+            # a text view needs no traces; LSL outlets need every new sample
+            snap = session.snapshot(span_s=None if publisher is not None else 0.0)
             if publisher is not None:
                 publisher.update(snap)
             done = session.due(duration_s, snap.elapsed_s)
@@ -151,7 +152,7 @@ def run_terminal_view(session: LiveSession, duration_s: float | None = None,
             publisher.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    snap = session.snapshot()
+    snap = session.snapshot(span_s=0.0)
     out.write("\n".join(format_summary(snap, str(session.path))) + "\n")
     if session.error:
         print(f"rapport-sync: error: {session.error}", file=sys.stderr)
