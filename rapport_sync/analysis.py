@@ -25,6 +25,7 @@ from .dsp import ANALYSIS_RATE_HZ
 from .dsp.breathing import BreathTracker, EventKind
 from .dsp.heart import HeartTracker
 from .dsp.phase import phase_error_deg, reference_phase
+from .dsp.resample import interp_with_gaps
 from .dsp.surrogates import surrogate_test
 from .dsp.sync import DyadTracker, lag_peak, window_sync
 from .errors import ConfigError, SessionFileError
@@ -87,16 +88,7 @@ def load_csv(path: str | Path) -> dict[str, np.ndarray]:
 
 def _to_grid(t: np.ndarray, v: np.ndarray, grid: np.ndarray, max_gap_s: float = 0.5
              ) -> np.ndarray:
-    ok = np.isfinite(t) & np.all(np.isfinite(v.reshape(len(v), -1)), axis=1)
-    t, v = t[ok], v[ok]
-    if len(t) < 2:
-        return np.full((len(grid),) + v.shape[1:], np.nan)
-    cols = v.reshape(len(v), -1)
-    out = np.column_stack([np.interp(grid, t, c) for c in cols.T])
-    j = np.clip(np.searchsorted(t, grid), 1, len(t) - 1)
-    gap = (t[j] - t[j - 1] > max_gap_s) | (grid < t[0]) | (grid > t[-1])
-    out[gap] = np.nan
-    return out.reshape((len(grid),) + v.shape[1:])
+    return interp_with_gaps(grid, t, v, max_gap_s)
 
 
 def _beats_from_column(t: np.ndarray, rr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

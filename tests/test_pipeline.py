@@ -79,3 +79,20 @@ def test_ring_buffer_view_since_copies_only_the_newest_rows():
     for since in (-1.0, 28.0, 30.5, 33.0, 38.0, 39.0, 100.0):
         got = ring.view(since)
         assert np.array_equal(got, full[full[:, 0] >= since])
+
+
+def test_batch_interpolation_follows_the_streaming_rule():
+    """dsp.resample (offline, exports) and the live GridResampler agree, gaps included."""
+    from rapport_sync.dsp.resample import interp_with_gaps
+    rng = np.random.default_rng(3)
+    t = np.cumsum(rng.uniform(0.01, 0.03, 600))
+    t[300:] += 2.0  # a 2-s gap
+    v = np.sin(t)
+    r = GridResampler(fs=25.0, max_gap_s=0.5)
+    parts = [r.push(t[i:i + 7], v[i:i + 7]) for i in range(0, len(t), 7)]
+    first = parts[0][0]
+    live = np.concatenate([p[1] for p in parts])
+    grid = (first + np.arange(len(live))) / 25.0
+    batch = interp_with_gaps(grid, t, v, 0.5)
+    assert np.isnan(batch).sum() == np.isnan(live).sum() > 40
+    assert np.allclose(batch, live, equal_nan=True)

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..dsp.heart import correct_rr
+from ..dsp.resample import interp_with_gaps
 from ..errors import SessionFileError
 from ..session.replay import ReplayResult, replay_session
 from ..session.store import SessionReader
@@ -42,7 +43,6 @@ __all__ = [
     "AlignedSession",
     "PersonExport",
     "find_gaps",
-    "interp_no_gaps",
     "load_aligned",
     "person_ids",
 ]
@@ -177,21 +177,6 @@ def _raw_grid(t: np.ndarray, v: np.ndarray, rate: float, drift: float
     return float(np.mean(t - k / fs)), float(fs), out
 
 
-def interp_no_gaps(grid: np.ndarray, t: np.ndarray, v: np.ndarray, max_step_s: float
-                    ) -> np.ndarray:
-    """Linear interpolation of ``v(t)`` at ``grid``; NaN outside the data and across gaps."""
-    ok = np.isfinite(t) & np.isfinite(v)
-    t, idx = np.unique(t[ok], return_index=True)
-    v = v[ok][idx]
-    if t.size < 2:
-        return np.full(grid.shape, np.nan)
-    out = np.interp(grid, t, v)
-    j = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, len(t) - 2)
-    bad = (grid < t[0]) | (grid > t[-1]) | (t[j + 1] - t[j] > max_step_s)
-    out[bad] = np.nan
-    return out
-
-
 def _grid_hr(grid: np.ndarray, beat_t: np.ndarray, rr: np.ndarray) -> np.ndarray:
     """Heart rate of the last beat, held until the next; NaN after HR_HOLD_S without one."""
     ok = np.isfinite(beat_t) & np.isfinite(rr) & (rr > 0)
@@ -249,7 +234,7 @@ def load_aligned(path: str | os.PathLike[str], with_labels: bool = False) -> Ali
         people[p] = PersonExport(
             p, ids[p], participants.get(p, {}).get("label") if with_labels else None,
             str(tr.kind or ""), device, float(tr.raw_rate_hz), raw_fs, raw_start, raw,
-            interp_no_gaps(grid, raw_t, signal_1d, max_step),
+            interp_with_gaps(grid, raw_t, signal_1d, max_step),
             _on_grid(first, fs, len(grid), tr.grid_time_s, tr.signal),
             _on_grid(first, fs, len(grid), tr.grid_time_s, tr.phase),
             _grid_hr(grid, tr.beat_time_s, rr_fixed),

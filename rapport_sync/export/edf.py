@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .aligned import AlignedSession, PersonExport, interp_no_gaps
+from ..dsp.resample import interp_with_gaps
+from .aligned import AlignedSession, PersonExport
 
 __all__ = ["GAP_FILL_DIGITAL", "write_edf"]
 
@@ -68,11 +69,11 @@ def _channels(session: AlignedSession, person: PersonExport, seconds: int
         if person.raw.ndim == 2:
             for axis in range(person.raw.shape[1]):
                 chans.append((f"Resp acc {'xyz'[axis]}", "mg", float(raw_fs),
-                              interp_no_gaps(np.arange(seconds * raw_fs) / raw_fs, t,
+                              interp_with_gaps(np.arange(seconds * raw_fs) / raw_fs, t,
                                              person.raw[:, axis], max_step), "none"))
         else:
             chans.append(("Resp chest", "a.u.", float(raw_fs),
-                          interp_no_gaps(np.arange(seconds * raw_fs) / raw_fs, t, person.raw,
+                          interp_with_gaps(np.arange(seconds * raw_fs) / raw_fs, t, person.raw,
                                          max_step),
                           "none (device signal)"))
     fs = session.fs

@@ -1,0 +1,44 @@
+"""Irregular samples onto a uniform grid by linear interpolation, never across a gap.
+
+The batch counterpart of the session's streaming grid resampler
+(:class:`rapport_sync.session.pipeline.GridResampler`), with the same rule: a grid point
+on a sample takes its value, one between two samples is interpolated unless they are more
+than ``max_gap_s`` apart, and points outside the data are NaN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["interp_with_gaps"]
+
+
+def interp_with_gaps(grid: np.ndarray, t: np.ndarray, v: np.ndarray,
+                     max_gap_s: float) -> np.ndarray:
+    """Values of ``v(t)`` at ``grid``; ``v`` may be 1-D or (n, k). NaN samples are dropped.
+
+    Parameters
+    ----------
+    grid : ndarray
+        Ascending times to evaluate at.
+    t, v : ndarray
+        Sample times (any order; repeated times keep their first value) and values.
+    max_gap_s : float
+        Neighbouring samples further apart than this are a gap: nothing is made up there.
+    """
+    grid = np.asarray(grid, dtype=float)
+    t = np.asarray(t, dtype=float)
+    v = np.asarray(v, dtype=float)
+    cols = v.reshape(len(v), -1)
+    ok = np.isfinite(t) & np.all(np.isfinite(cols), axis=1)
+    t, first = np.unique(t[ok], return_index=True)
+    cols = cols[ok][first]
+    shape = (len(grid),) + v.shape[1:]
+    if t.size < 2:
+        return np.full(shape, np.nan)
+    out = np.column_stack([np.interp(grid, t, c) for c in cols.T])
+    j = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, len(t) - 2)
+    on_sample = (grid == t[j]) | (grid == t[j + 1])
+    bad = (grid < t[0]) | (grid > t[-1]) | ((t[j + 1] - t[j] > max_gap_s) & ~on_sample)
+    out[bad] = np.nan
+    return out.reshape(shape)
