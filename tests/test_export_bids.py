@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from export_sessions import GAP_S, MARKERS
+from export_sessions import GAP_LENGTH_SLACK_S, GAP_S, GAP_WHERE_SLACK_S, MARKERS
 
 from rapport_sync.export import export_session
 from rapport_sync.session.replay import replay_session
@@ -78,7 +78,8 @@ def test_the_disconnect_stays_a_gap(bids):
     assert missing == pytest.approx((GAP_S[1] - GAP_S[0]) * 50, rel=0.05)
     (start, end), = json.loads((bids / (PHYSIO.format(n="02", rec="raw") + ".json"))
                                .read_text())["Gaps"]
-    assert start == pytest.approx(GAP_S[0], abs=0.7) and end == pytest.approx(GAP_S[1], abs=0.7)
+    assert start == pytest.approx(GAP_S[0], abs=GAP_WHERE_SLACK_S)
+    assert end - start == pytest.approx(GAP_S[1] - GAP_S[0], abs=GAP_LENGTH_SLACK_S)
 
 
 def test_events_hold_markers_and_gaps(bids):
@@ -89,7 +90,7 @@ def test_events_hold_markers_and_gaps(bids):
     assert [label for _, label in markers] == [label for _, label in MARKERS]
     assert np.allclose([t for t, _ in markers], [t for t, _ in MARKERS], atol=1.0)
     gaps = [float(r[1]) for r in rows if r[2] == "gap"]
-    assert gaps == [pytest.approx(GAP_S[1] - GAP_S[0], abs=0.7)]
+    assert gaps == [pytest.approx(GAP_S[1] - GAP_S[0], abs=GAP_LENGTH_SLACK_S)]
 
 
 def test_only_pseudonyms_unless_labels_are_asked_for(bids, gapped_session, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from export_sessions import GAP_S, MARKERS
+from export_sessions import GAP_LENGTH_SLACK_S, GAP_S, GAP_WHERE_SLACK_S, MARKERS
 
 from rapport_sync.export import export_session
 from rapport_sync.export.aligned import load_aligned
@@ -59,8 +59,8 @@ def test_gaps_hold_the_fill_value_and_an_annotation(edf):
     assert [o for o, _, t in notes if t == "session end"] == [pytest.approx(150, abs=1)]
     gaps = [(o, d) for o, d, t in notes if t == "gap"]
     assert len(gaps) == 1
-    assert gaps[0][0] == pytest.approx(GAP_S[0], abs=0.7)
-    assert gaps[0][1] == pytest.approx(GAP_S[1] - GAP_S[0], abs=0.7)
+    assert gaps[0][0] == pytest.approx(GAP_S[0], abs=GAP_WHERE_SLACK_S)
+    assert gaps[0][1] == pytest.approx(GAP_S[1] - GAP_S[0], abs=GAP_LENGTH_SLACK_S)
     markers = [(o, t) for o, _, t in notes if t.startswith("marker: ")]
     assert [t for _, t in markers] == [f"marker: {label}" for _, label in MARKERS]
     assert np.allclose([o for o, _ in markers], [t for t, _ in MARKERS], atol=1.0)

@@ -7,7 +7,7 @@ import re
 import sys
 
 import pytest
-from export_sessions import MARKERS
+from export_sessions import GAP_LENGTH_SLACK_S, GAP_S, GAP_WHERE_SLACK_S, MARKERS
 
 from rapport_sync.cli import main
 from rapport_sync.export.aligned import load_aligned
@@ -47,8 +47,14 @@ def test_coupled_breathing_beats_every_surrogate_and_the_gap_is_listed(report):
         # 19 surrogates: p = 0.05 when the observed beats all of them. The session runs on a
         # scaled real clock, so on a loaded machine one surrogate may come close: p <= 0.1.
         assert p <= 2 / 20 and z > 2.0
-    assert re.search(r"<td>sub-02</td>.*?<td>1</td><td>7\d\.\d–8\d\.\d s</td>", report)
-    assert re.search(r"<td>sub-01</td>.*?<td>0</td><td>none</td>", report)
+    gap_rows = dict(re.findall(r"<tr><td>(sub-0[12])</td>((?:<td>[^<]*</td>)*)</tr>", report))
+    a_cells = re.findall(r"<td>([^<]*)</td>", gap_rows["sub-01"])
+    b_cells = re.findall(r"<td>([^<]*)</td>", gap_rows["sub-02"])
+    assert a_cells[-2:] == ["0", "none"], a_cells
+    assert b_cells[-2] == "1", b_cells
+    start, end = map(float, re.fullmatch(r"(\d+\.\d)–(\d+\.\d) s", b_cells[-1]).groups())
+    assert start == pytest.approx(GAP_S[0], abs=GAP_WHERE_SLACK_S), b_cells
+    assert end - start == pytest.approx(GAP_S[1] - GAP_S[0], abs=GAP_LENGTH_SLACK_S), b_cells
 
 
 def test_epochs_split_the_windows_at_the_markers(gapped_session):
