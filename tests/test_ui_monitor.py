@@ -27,7 +27,8 @@ def make_window(qtbot, tmp_path, **kwargs):  # type: ignore[no-untyped-def]
     session = LiveSession({"a": spec, "b": spec}, tmp_path / "s.rapport",
                           {"a": "Alex", "b": "Sam"}, clock=MonotonicClock(SPEED))
     window = MonitorWindow(session, title="test", **kwargs)
-    qtbot.addWidget(window)
+    # a test that fails while recording must not leave a modal question open at teardown
+    qtbot.addWidget(window, before_close_func=lambda w: setattr(w, "ask_before_closing", False))
     window.resize(1400, 850)
     window.show()
     qtbot.waitExposed(window)
