@@ -11,6 +11,7 @@ frames out; it resynchronises after garbage, counts bad CRCs and reports sequenc
 
 from __future__ import annotations
 
+import binascii
 import enum
 import struct
 from dataclasses import dataclass, field
@@ -139,24 +140,10 @@ class DecoderStats:
     by_type: dict[str, int] = field(default_factory=dict)
 
 
-def _crc_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-        table.append(crc & 0xFFFF)
-    return tuple(table)
-
-
-_TABLE = _crc_table()
-
-
 def crc16_ccitt(data: bytes, crc: int = 0xFFFF) -> int:
-    """CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, no reflection, no final xor."""
-    for byte in data:
-        crc = ((crc << 8) & 0xFFFF) ^ _TABLE[((crc >> 8) ^ byte) & 0xFF]
-    return crc
+    """CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, no reflection, no final xor
+    (``binascii.crc_hqx`` is this CRC from any start value; check value 0x29B1)."""
+    return binascii.crc_hqx(data, crc)
 
 
 def _bits(mask: int, n: int) -> tuple[bool, ...]:

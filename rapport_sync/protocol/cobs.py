@@ -14,20 +14,13 @@ __all__ = ["cobs_encode", "cobs_decode"]
 def cobs_encode(data: bytes) -> bytes:
     """Encode ``data`` so it contains no zero byte (the delimiter is not added)."""
     out = bytearray()
-    block = bytearray()
-    for byte in data:
-        if byte == 0:
-            out.append(len(block) + 1)
-            out += block
-            block.clear()
-            continue
-        block.append(byte)
-        if len(block) == 254:
+    for part in bytes(data).split(b"\0"):  # each zero ends a block; 254 bytes at most
+        while len(part) >= 254:
             out.append(255)
-            out += block
-            block.clear()
-    out.append(len(block) + 1)
-    out += block
+            out += part[:254]
+            part = part[254:]
+        out.append(len(part) + 1)
+        out += part
     return bytes(out)
 
 
