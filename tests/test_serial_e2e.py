@@ -105,6 +105,19 @@ def test_c_board_through_pty_with_noise_dropped_byte_and_unplug(
     assert sum(isinstance(d, DeviceEvent) and d.kind is DeviceEventKind.GAP for d in out) == 2
     values_a = np.concatenate([s.value for s in a[: len(a) // 3]])
     assert np.ptp(values_a) == pytest.approx(1200, abs=10)  # the C board's ±600 counts
+    # Belt B pulled: the board says so (and that the open input sits on the rail); the
+    # session hears "unplugged", not "clipping", and B's samples are missing from then on.
+    notes = [d.detail for d in out if isinstance(d, DeviceEvent)
+             and d.kind is DeviceEventKind.STATUS and "person b" in d.detail]
+    assert notes == ["belt of person b (channel 1) unplugged"]
+    pulled = next(i for i, d in enumerate(out) if isinstance(d, DeviceEvent)
+                  and d.detail in notes)
+    after_b = [d for d in out[pulled:] if isinstance(d, BreathSamples) and d.person == "b"]
+    after_a = [d for d in out[pulled:] if isinstance(d, BreathSamples) and d.person == "a"]
+    assert len(after_b) >= 15 and all(np.isnan(d.value).all() for d in after_b)
+    assert all(np.isfinite(d.value).all() for d in after_a)
+    before_b = [d for d in out[:pulled] if isinstance(d, BreathSamples) and d.person == "b"]
+    assert all(np.isfinite(d.value).all() for d in before_b)
 
 
 def test_sim_serial_command_streams_the_protocol_and_stops_on_ctrl_c(tmp_path: Path) -> None:

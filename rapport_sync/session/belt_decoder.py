@@ -16,7 +16,11 @@ __all__ = ["BeltDecoder"]
 
 class BeltDecoder(DeviceDecoder):
     """Decodes one board's byte stream; the board's sample clock is shared by its channels,
-    so both people of a two-belt board are on exactly one time base."""
+    so both people of a two-belt board are on exactly one time base.
+
+    While the board reports a belt unplugged, that person's samples are missing (NaN), not
+    the rail value the open input reads: the analysis sees a gap, not a clipped belt. The
+    stored bytes keep what the board sent."""
 
     def __init__(self, info: DeviceInfo, session_start_ns: int) -> None:
         super().__init__(info, session_start_ns)
@@ -74,7 +78,10 @@ class BeltDecoder(DeviceDecoder):
         device_s = frame.device_time_us / 1e6 + np.arange(len(values)) / fs
         self.clock.observe(float(device_s[-1]), host_s)  # sent after its last sample
         times = self._session_times(device_s)
-        return [BreathSamples(person, SignalKind.BELT, times, values[:, channel].copy(), fs)
+        unplugged = self._connected or ()
+        return [BreathSamples(person, SignalKind.BELT, times,
+                              np.full(len(values), np.nan) if channel < len(unplugged)
+                              and not unplugged[channel] else values[:, channel].copy(), fs)
                 for channel, person in self.info.persons.items()
                 if channel < values.shape[1]]
 
@@ -90,7 +97,7 @@ class BeltDecoder(DeviceDecoder):
                 state = "plugged in" if now_on else "unplugged"
                 out.append(DeviceEvent(self.info.device, t_ns, DeviceEventKind.STATUS,
                                        f"belt of person {person} (channel {channel}) {state}"))
-            if now_clip and not was_clip:
+            if now_clip and not was_clip and now_on:  # an open input sits on a rail
                 out.append(DeviceEvent(self.info.device, t_ns, DeviceEventKind.STATUS,
                                        f"belt of person {person} (channel {channel}) clipping: "
                                        "loosen the belt or lower the gain"))
