@@ -45,6 +45,8 @@ def test_opposite_breathers_read_locked_opposite():
     pa = breathing_phase(60, 15, 2)
     s = state(pa, pa + math.pi)
     assert describe_sync(s, 60).level == SyncLevel.OPPOSITE
+    # half a breath ahead or behind: the same picture, so no leader is named
+    assert leader_text(s, LABELS) == "No leader: half a breath apart"
 
 
 def test_follower_reads_delayed_and_the_leader_is_named():

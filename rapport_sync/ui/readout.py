@@ -125,6 +125,9 @@ def leader_text(sync: Any | None, labels: dict[str, str]) -> str:
     if not above_chance(sync):
         return "No leader: not locked"
     leader = getattr(sync, "leader", "none")
+    if sync.alignment <= OPPOSITE and (leader not in labels or _lag_at_half_breath(sync)):
+        # half a breath ahead and half a breath behind look the same: nobody to name
+        return "No leader: half a breath apart"
     if leader not in labels or not _finite(sync.lag_s):
         return "Nobody leads: in step"
     return f"{labels[leader]} leads by {abs(sync.lag_s):.1f} s"
