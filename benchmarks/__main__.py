@@ -20,6 +20,6 @@ if __name__ == "__main__":
                        ("throughput", throughput.main),
                        ("NeuroKit2 side by side", neurokit_compare.main),
                        ("live monitor", lambda: bench_monitor.main(
-                           ["--frames", "100", "--live-s", "10"] if quick else []))):
+                           ["--frames", "100", "--live-s", "20"] if quick else []))):
         print(f"\n=== {title} ===", flush=True)
         run()

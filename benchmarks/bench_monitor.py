@@ -174,6 +174,8 @@ def display_delay(app: QtWidgets.QApplication, folder: Path, span_s: float, live
 
 
 def _row(name: str, values: np.ndarray, unit: str = "ms") -> str:
+    if not len(values):
+        return f"| {name:<52s} | no data (run longer: --live-s) | | | 0 | {unit} |"
     return (f"| {name:<52s} | {np.median(values):8.1f} | {np.percentile(values, 95):8.1f} | "
             f"{values.max():8.1f} | {len(values):6d} | {unit} |")
 
