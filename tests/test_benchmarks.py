@@ -22,7 +22,7 @@ def test_monitor_benchmark_measures_frames_and_display_delay(qtbot, capsys):
     assert bench_monitor.main(["--frames", "10", "--span", "20", "--live-s", "14"]) in (0, None)
     out = capsys.readouterr().out
     rows = dict(re.findall(r"^\| (live: chunk arrival -> painted on screen|frame, expert view "
-                           r"\(render \+ paint, 1400x850\))\s+\|\s+([0-9.]+) \|", out, re.M))
+                           r"\(render \+ paint, 1400x850\))\s+\|\s+([0-9.]+) \|", out, re.MULTILINE))
     assert len(rows) == 2, out  # both measured, not "no data"
     assert all(float(v) > 0 for v in rows.values())
 

@@ -20,22 +20,22 @@ from ..errors import DecodeError
 from .cobs import cobs_decode, cobs_encode
 
 __all__ = [
-    "PROTOCOL_VERSION",
     "MAX_CHANNELS",
     "MAX_SAMPLES_PER_FRAME",
-    "FrameType",
-    "SamplesFrame",
-    "DeviceInfoFrame",
-    "StatusFrame",
+    "PROTOCOL_VERSION",
     "BeatFrame",
-    "Frame",
-    "SequenceGap",
     "CorruptFrame",
     "DecoderStats",
-    "crc16_ccitt",
-    "encode_frame",
-    "decode_frame",
+    "DeviceInfoFrame",
+    "Frame",
     "FrameDecoder",
+    "FrameType",
+    "SamplesFrame",
+    "SequenceGap",
+    "StatusFrame",
+    "crc16_ccitt",
+    "decode_frame",
+    "encode_frame",
 ]
 
 PROTOCOL_VERSION = 1

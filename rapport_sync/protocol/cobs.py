@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..errors import DecodeError
 
-__all__ = ["cobs_encode", "cobs_decode"]
+__all__ = ["cobs_decode", "cobs_encode"]
 
 
 def cobs_encode(data: bytes) -> bytes:

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..protocol.belt import (BeatFrame, CorruptFrame, DeviceInfoFrame, FrameDecoder,
-                             SamplesFrame, SequenceGap, StatusFrame)
+from ..protocol.belt import (
+    BeatFrame,
+    CorruptFrame,
+    DeviceInfoFrame,
+    FrameDecoder,
+    SamplesFrame,
+    SequenceGap,
+    StatusFrame,
+)
 from ..samples import BreathSamples, Chunk, DeviceEvent, DeviceEventKind, HeartBeats, SignalKind
 from ..sources.base import DeviceInfo
 from .clock import DeviceClock

@@ -18,7 +18,6 @@ import numpy as np
 
 from ..dsp.sync import above_chance, shown_locking
 
-
 __all__ = [
     "ALIGNED",
     "MIN_VALID_FRACTION",
