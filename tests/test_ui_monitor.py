@@ -56,8 +56,12 @@ def test_window_shows_both_people_breathing_and_synchrony(qtbot, tmp_path):
         rate = snap.people[p].breath.rate_bpm
         # the curve on screen breathes at the person's measured rate
         assert upward_crossings_per_min(x, y) == pytest.approx(rate, abs=2.5)
+    # each person's hand is on the dial whenever their phase is followed (not in a pause)
+    qtbot.waitUntil(lambda: all(window.dial.hands[p].getData()[0] is not None
+                                for p in ("a", "b")), timeout=10_000)
+    for p in ("a", "b"):
         hand_x, _ = window.dial.hands[p].getData()
-        assert hand_x is not None and len(hand_x) == 2
+        assert len(hand_x) == 2
     plv_x, plv_y = window.meter.plv.getData()
     assert len(plv_x) >= 1 and np.all((plv_y >= 0) & (plv_y <= 1))
     # the expert view adds heart rate, raw traces, the lag profile and the numbers

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal as sps
 
-from .events import BreathEvent, BreathEventDetector, BreathFlag, EventKind, median_of, robust_cv
+from .events import BreathEvent, BreathEventDetector, BreathFlag, EventKind, median_of
 from .filters import Ring, SosFilter, band_sos, dominant_frequency
 from .phase import CausalPhase, PhaseCalibration
 from .quality import Quality, assess_quality, clipped_fraction, has_motion, is_flat
@@ -295,7 +295,6 @@ class BreathTracker:
         env = env[np.isfinite(env)]
         self._env_ref = float(np.median(env)) if env.size else float("nan")
         self._state = self._make_state(raw10, clean30[-int(3 * fs):], f0)
-        self._phase.adapt_to_variability(robust_cv(self._detector.periods[-9:]))
         self._phase_ok = self._state.quality.usable and not self._state.apnea
 
     def _make_state(self, raw10: np.ndarray, clean3: np.ndarray, f0: float) -> BreathState:

@@ -198,16 +198,6 @@ def median_of(values: list[float]) -> float:
     return s[m] if len(s) % 2 else 0.5 * (s[m - 1] + s[m])
 
 
-def robust_cv(periods: list[float], min_count: int = 5) -> float:
-    """Breath-to-breath variability that one sigh or pause does not inflate:
-    1.4826 x median absolute deviation / median (= the CV for normal scatter); NaN with
-    fewer than ``min_count`` periods."""
-    if len(periods) < min_count:
-        return float("nan")
-    mid = median_of(periods)
-    return 1.4826 * median_of([abs(p - mid) for p in periods]) / mid
-
-
 def find_breath_events(x: np.ndarray, fs: float, **options: float) -> list[BreathEvent]:
     """Breath events of a whole drift-free breathing signal (batch form of the detector).
 

@@ -3,8 +3,8 @@
 Convention (Hilbert): phase 0 is the end-inspiration peak, ±pi the end-expiration trough,
 with inhalation plotted upward; phase increases with time.
 
-Live (:class:`CausalPhase`): a causal Butterworth band-pass whose geometric centre follows
-the person's breathing rate (second order, first order for irregular breathers), a
+Live (:class:`CausalPhase`): a causal first-order Butterworth band-pass whose geometric
+centre follows the person's breathing rate, with a first-order low-pass above it, a
 derivative quadrature ``q = -y'/omega``, and the phase of ``y + jq`` corrected by the
 known phase of the filter chain at the tracked rate.
 
@@ -38,11 +38,21 @@ __all__ = [
 
 REFERENCE_BAND_HZ = (0.05, 0.8)
 BAND_RATIO = 2.45  # the live band is f0/2.45 ... 2.45*f0 (as wide as a fixed 0.1-0.6 Hz at 15/min)
-# Irregular breathers (breath-to-breath period CV above the upper value) get a first-order
-# band: breaths much shorter or longer than the tracked rate pass with far less phase
-# shift. Regular ones keep the second-order band, which rejects noise better. Between the
-# two values the order stays as it is.
-IRREGULAR_CV = (0.22, 0.28)
+LOWPASS_RATIO = 1.5  # and a first-order low-pass at 1.5 x the upper edge
+
+
+def live_band_sos(f0_hz: float, fs: float) -> np.ndarray:
+    """The live band around ``f0_hz``: a first-order Butterworth band-pass f0/2.45 ...
+    2.45*f0 and a first-order low-pass at 1.5 x its upper edge.
+
+    A second-order band shifts the phase of breaths much shorter or longer than 1/f0 far
+    more (its phase is 0 only at the centre), which costs accuracy on irregular breathing;
+    the low-pass keeps the noise out that the gentler band lets in."""
+    lo, hi = f0_hz / BAND_RATIO, f0_hz * BAND_RATIO
+    low = sps.butter(1, min(LOWPASS_RATIO * hi, 0.4 * fs), btype="low", fs=fs, output="sos")
+    return np.vstack([band_sos(lo, hi, fs, order=1), low])
+
+
 _F0_STEP = 2.0 ** (1.0 / 24.0)  # the band moves in quarter-tone steps, not every second
 
 
@@ -67,7 +77,6 @@ class CausalPhase:
         self._prev_y = 0.0
         self.f0_hz = float("nan")
         self._band_f0 = float("nan")
-        self.order = 2
         self.set_rate(f0_hz)
 
     def set_rate(self, f0_hz: float) -> None:
@@ -79,22 +88,12 @@ class CausalPhase:
                 and abs(math.log(f0_hz / self._band_f0)) < math.log(_F0_STEP)):
             q = round(math.log(f0_hz) / math.log(_F0_STEP))
             self._band_f0 = float(_F0_STEP ** q)
-            self.sos = band_sos(self._band_f0 / BAND_RATIO, self._band_f0 * BAND_RATIO, self.fs,
-                                self.order)
-            if self._filter is None or self._filter.sos.shape != self.sos.shape:
-                self._filter = SosFilter(self.sos)  # a new order starts from rest
+            self.sos = live_band_sos(self._band_f0, self.fs)
+            if self._filter is None:
+                self._filter = SosFilter(self.sos)
             else:
                 self._filter.set_sos(self.sos)
         self._rotation = complex(np.exp(-1j * self._calibration()))
-
-    def adapt_to_variability(self, cv: float) -> None:
-        """First-order band for irregular breathing, second-order otherwise (see
-        :data:`IRREGULAR_CV`); ``cv`` is the breath-to-breath period CV, NaN = unknown."""
-        order = 1 if cv > IRREGULAR_CV[1] else 2 if cv < IRREGULAR_CV[0] else self.order
-        if order != self.order:
-            self.order = order
-            f0, self.f0_hz, self._band_f0 = self.f0_hz, float("nan"), float("nan")
-            self.set_rate(f0)
 
     def _calibration(self) -> float:
         """Phase (rad) the filter chain adds at the tracked rate, minus the half-sample step."""
