@@ -4,9 +4,8 @@
 
 Methods (all causal, fed sample by sample or in short windows, no look-ahead):
 
-* ``rapport_sync``: :class:`BreathTracker` (rate-centred band-pass, first-order for
-  irregular breathers and second-order otherwise, + quadrature + self-calibration),
-  gated where it reports invalid;
+* ``rapport_sync``: :class:`BreathTracker` (rate-centred first-order band-pass and
+  low-pass + quadrature + self-calibration), gated where it reports invalid;
 * ``rapport_sync, no calibration``: the same without the learned correction;
 * ``BPF 0.1-0.6 + quadrature``: fixed causal Butterworth band-pass, derivative quadrature
   (the ~15 deg baseline of the reference notes);
