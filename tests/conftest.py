@@ -39,12 +39,14 @@ def run_sim_session(
     script: str = "default",
     window_s: float = 60.0,
     markers=(),
+    backend: str = "sim",
 ):
-    """A whole session of two simulated people on a virtual clock (as fast as the CPU)."""
+    """A whole session of two simulated people on a virtual clock (as fast as the CPU);
+    ``backend`` names a registered variant of the simulated board."""
     from rapport_sync.session.live import LiveSession
     from rapport_sync.sources.base import SourceSpec, VirtualClock
 
-    spec = SourceSpec.parse(f"sim:seed={seed},script={script},duration={duration_s}")
+    spec = SourceSpec.parse(f"{backend}:seed={seed},script={script},duration={duration_s}")
     session = LiveSession(
         {"a": spec, "b": spec},
         path,

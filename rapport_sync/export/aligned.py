@@ -16,7 +16,7 @@
   of the pipeline, and heart rate from corrected RR intervals (held until the next beat,
   NaN after ``HR_HOLD_S`` without one).
 - **gaps**: stretches without samples longer than ``GAP_MIN_S`` (or a few sample periods),
-  per person, from their first sample to the end of the session (data ending early is a
+  samples the device marked missing (a belt unplugged) included, per person, from their first sample to the end of the session (data ending early is a
   gap; the moments before a person's first sample are just missing); they are NaN
   everywhere, never interpolated.
 - **ids**: pseudonymous (``sub-01`` for A, ``sub-02`` for B) unless labels are asked for.
@@ -230,7 +230,10 @@ def load_aligned(path: str | os.PathLike[str], with_labels: bool = False) -> Ali
         max_step = max(RAW_GAP_PERIODS / tr.raw_rate_hz, GAP_MIN_S) if raw_t.size else HR_HOLD_S
         signal_1d = raw_v if raw_v.ndim == 1 else np.linalg.norm(raw_v, axis=1)
         rr_fixed = correct_rr(tr.rr_s)[0] if tr.rr_s.size else np.empty(0)
-        gap_times = raw_t if raw_t.size else tr.beat_time_s
+        if raw_t.size:  # samples the device marked missing (a belt unplugged) are gaps too
+            gap_times = raw_t[np.isfinite(raw_v.reshape(len(raw_t), -1)).all(axis=1)]
+        else:
+            gap_times = tr.beat_time_s
         people[p] = PersonExport(
             p, ids[p], participants.get(p, {}).get("label") if with_labels else None,
             str(tr.kind or ""), device, float(tr.raw_rate_hz), raw_fs, raw_start, raw,

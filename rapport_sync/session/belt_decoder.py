@@ -27,7 +27,9 @@ class BeltDecoder(DeviceDecoder):
 
     While the board reports a belt unplugged, that person's samples are missing (NaN), not
     the rail value the open input reads: the analysis sees a gap, not a clipped belt. The
-    stored bytes keep what the board sent."""
+    board sends its status at the sample where a belt comes or goes, so a samples frame
+    that arrives later may still hold samples from before: each sample takes the state
+    in force at its own device time. The stored bytes keep what the board sent."""
 
     def __init__(self, info: DeviceInfo, session_start_ns: int) -> None:
         super().__init__(info, session_start_ns)
@@ -36,6 +38,8 @@ class BeltDecoder(DeviceDecoder):
         self.board: DeviceInfoFrame | None = None
         self._connected: tuple[bool, ...] | None = None
         self._clipping: tuple[bool, ...] | None = None
+        # per channel: (device second, connected) at each change, oldest first
+        self._plug_changes: dict[int, list[tuple[float, bool]]] = {}
 
     def feed(self, chunk: Chunk) -> list[Decoded]:
         out: list[Decoded] = []
@@ -55,6 +59,8 @@ class BeltDecoder(DeviceDecoder):
             elif isinstance(item, DeviceInfoFrame):
                 if self.board is not None and item.seq == 0:
                     self.clock.reset()  # the board restarted: its clock starts again
+                    self._plug_changes.clear()
+                    self._connected = self._clipping = None
                     out.append(DeviceEvent(self.info.device, t_ns, DeviceEventKind.STATUS,
                                            "board restarted"))
                 if self.board is None or item.seq == 0:
@@ -85,15 +91,21 @@ class BeltDecoder(DeviceDecoder):
         device_s = frame.device_time_us / 1e6 + np.arange(len(values)) / fs
         self.clock.observe(float(device_s[-1]), host_s)  # sent after its last sample
         times = self._session_times(device_s)
-        unplugged = self._connected or ()
-        return [BreathSamples(person, SignalKind.BELT, times,
-                              np.full(len(values), np.nan) if channel < len(unplugged)
-                              and not unplugged[channel] else values[:, channel].copy(), fs)
-                for channel, person in self.info.persons.items()
-                if channel < values.shape[1]]
+        out: list[Decoded] = []
+        for channel, person in self.info.persons.items():
+            if channel >= values.shape[1]:
+                continue
+            value = values[:, channel].copy()
+            connected_now = np.ones(len(value), bool)
+            for change_s, connected in self._plug_changes.get(channel, ()):
+                connected_now[device_s >= change_s] = connected
+            value[~connected_now] = np.nan
+            out.append(BreathSamples(person, SignalKind.BELT, times, value, fs))
+        return out
 
     def _status(self, frame: StatusFrame, t_ns: int) -> list[Decoded]:
         out: list[Decoded] = []
+        clipping = list(frame.clipping)
         for channel, person in self.info.persons.items():
             if channel >= len(frame.belt_connected):
                 continue
@@ -101,12 +113,19 @@ class BeltDecoder(DeviceDecoder):
             was_on = self._connected[channel] if self._connected else True
             was_clip = self._clipping[channel] if self._clipping else False
             if now_on != was_on:
+                changes = self._plug_changes.setdefault(channel, [])
+                first = self._connected is None  # unplugged from the start: all along
+                changes.append((-np.inf if first else frame.device_time_us / 1e6, now_on))
+                del changes[:-4]  # a samples frame is never more than a few changes late
                 state = "plugged in" if now_on else "unplugged"
                 out.append(DeviceEvent(self.info.device, t_ns, DeviceEventKind.STATUS,
                                        f"belt of person {person} (channel {channel}) {state}"))
-            if now_clip and not was_clip and now_on:  # an open input sits on a rail
+            # clipping counts only while the belt is (and was) in: an open input sits on a
+            # rail, and the first status after re-plugging still carries that second's bit
+            clipping[channel] = now_clip and now_on and was_on
+            if clipping[channel] and not was_clip:
                 out.append(DeviceEvent(self.info.device, t_ns, DeviceEventKind.STATUS,
                                        f"belt of person {person} (channel {channel}) clipping: "
                                        "loosen the belt or lower the gain"))
-        self._connected, self._clipping = frame.belt_connected, frame.clipping
+        self._connected, self._clipping = frame.belt_connected, tuple(clipping)
         return out

@@ -1,0 +1,122 @@
+"""The session's belt decoder on protocol bytes: unplugged belts and clipping.
+
+The board sends a status frame at the sample where a belt comes or goes, so the samples
+frame holding the samples just before the change can arrive after it. Each sample must
+take the state in force at its own device time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import run_sim_session
+
+from rapport_sync.export.aligned import load_aligned
+from rapport_sync.protocol.belt import SamplesFrame, StatusFrame, encode_frame
+from rapport_sync.samples import BreathSamples, Chunk, DeviceEvent, PayloadKind
+from rapport_sync.session.belt_decoder import BeltDecoder
+from rapport_sync.sources.base import Clock, DeviceInfo, Source, register_backend
+from rapport_sync.sources.sim import open_sim
+
+FS_MHZ = 50_000  # 50 Hz: 20 000 us per sample
+RAIL = -2048  # what an open input reads
+
+
+def samples_frame(seq: int, first_us: int, b_values: list[int]) -> SamplesFrame:
+    return SamplesFrame(seq, first_us, FS_MHZ, tuple((100 + k, v) for k, v in enumerate(b_values)))
+
+
+def decode(frames: list[SamplesFrame | StatusFrame]) -> list:
+    decoder = BeltDecoder(DeviceInfo("board", "belt", {0: "a", 1: "b"}), 0)
+    out = []
+    for k, frame in enumerate(frames):  # one frame per chunk, 0.1 s apart on the host
+        out += decoder.feed(Chunk("board", (k + 1) * 100_000_000, PayloadKind.BELT,
+                                  encode_frame(frame)))
+    return out
+
+
+def person_b(out: list) -> tuple[np.ndarray, np.ndarray]:
+    b = [d for d in out if isinstance(d, BreathSamples) and d.person == "b"]
+    return np.concatenate([d.time_s for d in b]), np.concatenate([d.value for d in b])
+
+
+def test_unplug_and_replug_mid_frame_take_effect_at_their_sample() -> None:
+    on, off = (True, True), (True, False)
+    frames = [
+        StatusFrame(0, 0, on, (False, False)),
+        samples_frame(1, 0, [10, 11, 12, 13, 14]),  # samples 0-4, all connected
+        StatusFrame(2, 7 * 20_000, off, (False, True)),  # B pulled at sample 7 ...
+        samples_frame(3, 5 * 20_000, [15, 16, RAIL, RAIL, RAIL]),  # ... sent before 5-9
+        StatusFrame(4, 13 * 20_000, on, (False, True)),  # back at sample 13, stale clip bit
+        samples_frame(5, 10 * 20_000, [RAIL, RAIL, RAIL, 20, 21]),
+        samples_frame(6, 15 * 20_000, [22, 23, 24, 25, 26]),
+    ]
+    out = decode(frames)
+    _, b = person_b(out)
+    finite = np.isfinite(b)
+    assert finite.tolist() == [True] * 7 + [False] * 6 + [True] * 7
+    assert RAIL not in b[finite]
+    a = [d for d in out if isinstance(d, BreathSamples) and d.person == "a"]
+    assert np.isfinite(np.concatenate([d.value for d in a])).all()
+    notes = [d.detail for d in out if isinstance(d, DeviceEvent)]
+    assert notes == ["belt of person b (channel 1) unplugged",
+                     "belt of person b (channel 1) plugged in"]  # no clipping warning
+
+
+def test_real_clipping_after_replugging_is_reported() -> None:
+    on, off = (True, True), (True, False)
+    frames = [
+        StatusFrame(0, 0, on, (False, False)),
+        StatusFrame(1, 1_000_000, off, (False, True)),
+        StatusFrame(2, 2_000_000, on, (False, True)),  # the rail's bit from the unplugged second
+        StatusFrame(3, 3_000_000, on, (False, True)),  # now the strap itself clips
+    ]
+    notes = [d.detail for d in decode(frames) if isinstance(d, DeviceEvent)]
+    assert notes[-1] == ("belt of person b (channel 1) clipping: loosen the belt or lower "
+                         "the gain")
+    assert sum("clipping" in n for n in notes) == 1
+
+
+def test_a_belt_unplugged_from_the_start_is_missing_from_the_start() -> None:
+    frames = [samples_frame(0, 0, [RAIL] * 5),
+              StatusFrame(1, 5 * 20_000, (True, False), (False, True)),
+              samples_frame(2, 5 * 20_000, [RAIL] * 5)]
+    _, b = person_b(decode(frames))
+    # the first frame came before any status: nothing said it was unplugged yet
+    assert np.isfinite(b[:5]).all() and np.isnan(b[5:]).all()
+
+
+UNPLUGGED_S = (30.0, 40.0)
+
+
+def _open_unplugging_board(target: str, persons: Mapping[str | None, str],
+                           clock: Clock) -> Source:
+    """The simulated board with B's belt pulled out during ``UNPLUGGED_S`` (board time);
+    the board reports it in its once-a-second status, as a real board would at the latest."""
+    source = open_sim(target, persons, clock)
+    board = source.board
+    next_frame = board.next_frame_bytes
+
+    def next_frame_bytes() -> tuple[float, bytes]:
+        t_s = board._frames_sent * board.frame_period_s
+        board.belt_connected[1] = not UNPLUGGED_S[0] <= t_s < UNPLUGGED_S[1]
+        return next_frame()
+
+    board.next_frame_bytes = next_frame_bytes  # type: ignore[method-assign]
+    return source
+
+
+def test_an_unplugged_stretch_is_a_gap_in_the_exports(tmp_path: Path) -> None:
+    register_backend("sim-unplug", _open_unplugging_board)
+    run_sim_session(tmp_path / "s.rapport", duration_s=70.0, backend="sim-unplug")
+    session = load_aligned(tmp_path / "s.rapport")
+    assert session.people["a"].gaps == []
+    ((start, end),) = session.people["b"].gaps
+    # the status comes once a second: the gap starts up to a second late
+    assert start == pytest.approx(UNPLUGGED_S[0] + 0.5, abs=0.6)
+    assert end == pytest.approx(UNPLUGGED_S[1] + 0.5, abs=0.6)
+    grid = (session.grid_time_s > start + 0.1) & (session.grid_time_s < end - 0.1)
+    assert np.isnan(session.people["b"].grid_resp_raw[grid]).all()
