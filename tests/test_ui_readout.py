@@ -72,6 +72,7 @@ def test_no_state_yet_and_too_little_signal():
     pb = pa.copy()
     pb[: int(0.7 * len(pb))] = np.nan  # 70 % of one person's window missing
     assert describe_sync(state(pa, pb), 60).level == SyncLevel.UNCLEAR
+    assert leader_text(state(pa, pb), LABELS) == "No leader: not enough clean signal"
 
 
 def test_latest_phase_ignores_gaps_and_silence():

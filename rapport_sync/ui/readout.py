@@ -118,17 +118,23 @@ def _lag_at_half_breath(sync: Any) -> bool:
 
 
 def leader_text(sync: Any | None, labels: dict[str, str]) -> str:
-    """Who leads and by how much, only when the rhythms are locked above chance."""
+    """Who leads and by how much, in agreement with the headline of :func:`describe_sync`:
+    a leader is named only when the rhythms are locked with a delay."""
     if sync is None:
         return ""
-    if not above_chance(sync):
-        return "No leader: not locked"
+    level = describe_sync(sync, 0.0).level
     leader = getattr(sync, "leader", "none")
-    if sync.alignment <= OPPOSITE and (leader not in labels or _lag_at_half_breath(sync)):
+    if level in (SyncLevel.WAITING, SyncLevel.UNCLEAR):
+        return "No leader: not enough clean signal"
+    if level == SyncLevel.CHANCE:
+        return "No leader: not locked"
+    if level == SyncLevel.TOGETHER:
+        return "Nobody leads: in step"
+    if level == SyncLevel.OPPOSITE:
         # half a breath ahead and half a breath behind look the same: nobody to name
         return "No leader: half a breath apart"
     if leader not in labels or not _finite(sync.lag_s):
-        return "Nobody leads: in step"
+        return "Leader unclear: no steady lag"
     return f"{labels[leader]} leads by {abs(sync.lag_s):.1f} s"
 
 
