@@ -8,6 +8,7 @@ as one line; ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import logging
 import sys
 from collections.abc import Sequence
@@ -18,14 +19,19 @@ from .errors import ConfigError, RapportSyncError
 __all__ = ["main", "build_parser"]
 
 
-def _positive(kind: type = float):  # type: ignore[no-untyped-def]
+def _positive(kind: type = float, at_least: float = 0.0,  # type: ignore[no-untyped-def]
+              at_most: float = math.inf):
+    """A finite number above 0 (and within ``at_least`` ... ``at_most`` when given)."""
     def parse(text: str):  # type: ignore[no-untyped-def]
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+        if not (value > 0 and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be a number greater than 0, got {text}")
+        if not at_least <= value <= at_most:
+            raise argparse.ArgumentTypeError(f"must be between {at_least:g} and {at_most:g}, "
+                                             f"got {text}")
         return value
     return parse
 
@@ -37,10 +43,10 @@ def _add_session_options(p: argparse.ArgumentParser) -> None:
                    help="stop after S seconds of session time (default: until Ctrl-C)")
     p.add_argument("--headless", action="store_true",
                    help="terminal view instead of the monitor window")
-    p.add_argument("--window", type=_positive(), default=60.0, metavar="S",
-                   help="synchrony window in seconds (default 60)")
-    p.add_argument("--span", type=_positive(), default=60.0, metavar="S",
-                   help="seconds of breathing shown in the monitor (default 60)")
+    p.add_argument("--window", type=_positive(at_least=10, at_most=3600), default=60.0,
+                   metavar="S", help="synchrony window in seconds, 10-3600 (default 60)")
+    p.add_argument("--span", type=_positive(at_least=5, at_most=3600), default=60.0, metavar="S",
+                   help="seconds of breathing shown in the monitor, 5-3600 (default 60)")
     p.add_argument("--name-a", metavar="LABEL", help="label of person A (stays in the session "
                    "file; exports use pseudonymous ids)")
     p.add_argument("--name-b", metavar="LABEL", help="label of person B")
@@ -101,8 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--surrogates", type=_positive(int), default=200, metavar="N",
                    help="surrogates per type (default 200)")
-    p.add_argument("--window", type=_positive(), default=60.0, metavar="S",
-                   help="window of the windowed series in seconds (default 60)")
+    p.add_argument("--window", type=_positive(at_least=10, at_most=3600), default=60.0,
+                   metavar="S", help="window of the windowed series in seconds, 10-3600 "
+                   "(default 60)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="surrogate seed")
     p.add_argument("--pseudo-dyad", nargs="+", metavar="OTHER",
                    help="other sessions or CSVs whose people serve as never-met partners "

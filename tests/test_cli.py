@@ -38,7 +38,10 @@ def test_each_command_has_help(command):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["demo", "--speed", "-3"], "must be greater than 0"),
+    (["demo", "--speed", "-3"], "must be a number greater than 0"),
+    (["demo", "--speed", "inf"], "must be a number greater than 0"),
+    (["demo", "--span", "1e9"], "must be between 5 and 3600"),
+    (["analyze", "x.csv", "--window", "0.001"], "must be between 10 and 3600"),
     (["demo", "--duration", "abc"], "is not a number"),
     (["record", "--a", "sim"], "the following arguments are required: --b"),
     (["frobnicate"], "invalid choice"),
