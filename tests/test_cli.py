@@ -51,11 +51,18 @@ def test_wrong_arguments_exit_2_with_the_reason(args, message):
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
 
 
-def test_unknown_source_is_one_clear_line(tmp_path):
-    out = cli("record", "--a", "bluetooth:xyz", "--b", "sim", "--headless",
+@pytest.mark.parametrize("source, message", [
+    ("bluetooth:xyz", "unknown source 'bluetooth:xyz'"),
+    ("sim:seed=x", "option seed='x' is not an integer"),
+    ("sim:fs=0", "option fs='0' must be a number greater than 0"),
+    ("sim:duration=inf", "option duration='inf' must be a number greater than 0"),
+    ("ble-sim:disconnect=a@soon", "option disconnect='soon' is not a number"),
+])
+def test_a_bad_source_string_is_one_clear_line(tmp_path, source, message):
+    out = cli("record", "--a", source, "--b", "sim", "--headless",
               "--out", str(tmp_path / "x.rapport"))
     assert out.returncode == 1
-    assert out.stderr.count("\n") == 1 and "unknown source 'bluetooth:xyz'" in out.stderr
+    assert out.stderr.count("\n") == 1 and message in out.stderr
 
 
 @pytest.mark.parametrize("content", [b"\x00garbage" * 500, b"", b"SQLite format 3\x00" + b"\xff" * 80])

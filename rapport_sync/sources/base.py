@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import abc
 import importlib
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import ConfigError
 from ..samples import Chunk, DeviceEvent
@@ -30,6 +32,7 @@ __all__ = [
     "Source",
     "SourceSpec",
     "BACKENDS",
+    "number_option",
     "register_backend",
     "open_source",
 ]
@@ -192,6 +195,19 @@ BACKENDS: dict[str, str] = {
     "replay": "rapport_sync.session.replay_source:open_replay",  # reads the store
 }
 _INJECTED: dict[str, SourceFactory] = {}
+
+
+def number_option(value: str, key: str, kind: type = float,
+                  positive: bool = False) -> Any:
+    """A source option's number (``seed=3``, ``fs=50``); a ConfigError names the option."""
+    try:
+        number = kind(value)
+    except ValueError:
+        raise ConfigError(f"option {key}={value!r} is not a"
+                          f"{'n integer' if kind is int else ' number'}") from None
+    if positive and not (number > 0 and math.isfinite(number)):
+        raise ConfigError(f"option {key}={value!r} must be a number greater than 0")
+    return number
 
 
 def register_backend(name: str, factory: SourceFactory) -> None:

@@ -47,6 +47,7 @@ from ..protocol.pmd import (
     parse_request,
 )
 from ..protocol.pmd_data import H10_UNSET_CLOCK_NS, encode_acc, encode_ecg
+from .base import number_option
 from .ble import BleSource
 from .fake_bleak import FakeBleakClient, FakeCharacteristic, FakeServiceCollection, strap_gatt
 
@@ -408,7 +409,7 @@ def _applies(value: str | None, person: str) -> bool:
     return value is not None and (value == "all" or person in value.split("+"))
 
 
-def _times_for(value: str | None, person: str) -> tuple[float, ...]:
+def _times_for(value: str | None, person: str, key: str) -> tuple[float, ...]:
     """``a@20+b@35`` → the times for ``person``; ``@20`` or ``20`` applies to everyone."""
     if not value:
         return ()
@@ -416,7 +417,7 @@ def _times_for(value: str | None, person: str) -> tuple[float, ...]:
     for item in value.split("+"):
         who, _, at = item.rpartition("@")
         if not who or who == person:
-            out.append(float(at))
+            out.append(number_option(at, key))
     return tuple(out)
 
 
@@ -435,12 +436,9 @@ def open_ble_sim(
 
     opts = parse_ble_sim_options(target)
     people = sorted(set(persons.values())) or ["a", "b"]
-    try:
-        rate = int(opts.get("acc", 50))
-        seed = int(opts.get("seed", 0))
-        outage = float(opts.get("outage", 3.0))
-    except ValueError as exc:
-        raise ConfigError(f"bad ble-sim option: {exc}") from None
+    rate = number_option(opts.get("acc", "50"), "acc", int, positive=True)
+    seed = number_option(opts.get("seed", "0"), "seed", int)
+    outage = number_option(opts.get("outage", "3"), "outage", positive=True)
     if content is None:
         from .sim import SCRIPTS
 
@@ -457,8 +455,8 @@ def open_ble_sim(
         script = StrapScript(
             hr_only=_applies(opts.get("hr-only"), person),
             acc_running_at_start=_applies(opts.get("already-running"), person),
-            disconnect_at_s=_times_for(opts.get("disconnect"), person),
-            malformed_at_s=_times_for(opts.get("malformed"), person),
+            disconnect_at_s=_times_for(opts.get("disconnect"), person, "disconnect"),
+            malformed_at_s=_times_for(opts.get("malformed"), person, "malformed"),
             outage_s=outage,
             drift_ppm=40.0 - 70.0 * i,
             uptime_s=37.0 + 911.0 * i,

@@ -19,7 +19,7 @@ from ..dsp.simulate import DEFAULT_SCRIPT, CouplingScript, DyadSimulator
 from ..errors import ConfigError
 from ..protocol.belt import BeatFrame, DeviceInfoFrame, Frame, SamplesFrame, StatusFrame, encode_frame
 from ..samples import Chunk, DeviceEvent, DeviceEventKind, PayloadKind
-from .base import Clock, DeviceInfo, Emit, MonotonicClock, Source
+from .base import Clock, DeviceInfo, Emit, MonotonicClock, Source, number_option
 
 __all__ = ["SCRIPTS", "VirtualBeltBoard", "SimSource", "open_sim", "parse_sim_options"]
 
@@ -169,16 +169,17 @@ class SimSource(Source):
 def open_sim(target: str, persons: Mapping[str | None, str], clock: Clock) -> SimSource:
     """Backend ``sim``: one virtual board; channel 0 and 1 are the two people."""
     options = parse_sim_options(target)
-    seed = int(options.get("seed", 0))
+    seed = number_option(options.get("seed", "0"), "seed", int)
     channels: dict[int, str] = {}
     for channel, person in persons.items():
-        index = int(channel) if channel is not None else (0 if person == "a" else 1)
-        if index not in (0, 1):
+        if channel is not None and channel not in ("0", "1", 0, 1):
             raise ConfigError(f"the simulated board has channels 0 and 1, not {channel}")
-        channels[index] = person
-    board = VirtualBeltBoard(seed=seed, fs=float(options.get("fs", 50.0)),
+        channels[int(channel) if channel is not None else (0 if person == "a" else 1)] = person
+    board = VirtualBeltBoard(seed=seed, fs=number_option(options.get("fs", "50"), "fs",
+                                                         positive=True),
                              script=SCRIPTS[options.get("script", "default")])
-    duration = float(options["duration"]) if "duration" in options else None
+    duration = (number_option(options["duration"], "duration", positive=True)
+                if "duration" in options else None)
     source = SimSource(board, channels, clock, seed=seed, duration_s=duration)
     source.device_id = f"sim-belt-{seed}"  # boards of other seeds are other boards
     return source
