@@ -36,6 +36,9 @@ def test_one_strap_drops_out_and_the_other_keeps_streaming(tmp_path):
     with SessionReader(tmp_path / "loss.rapport") as reader:
         device_a = next(d.device for d in reader.devices if "a" in d.persons.values())
     rep = replay_session(tmp_path / "loss.rapport")
+    # each strap's own clock was fitted (the exports write these fits)
+    assert len(rep.clock_fits) == 2 and device_a in rep.clock_fits
+    assert all(fit is not None and fit.residual_s < 0.05 for fit in rep.clock_fits.values())
     kinds = [k for _, device, k, _ in rep.events if device == device_a]
     # stored in order: connected, the loss, the retries, connected again (then the clean
     # disconnect at the end of the session)

@@ -15,7 +15,6 @@ from ..protocol.belt import (
 )
 from ..samples import BreathSamples, Chunk, DeviceEvent, DeviceEventKind, HeartBeats, SignalKind
 from ..sources.base import DeviceInfo
-from .clock import DeviceClock
 from .decoders import Decoded, DeviceDecoder
 
 __all__ = ["BeltDecoder"]
@@ -34,7 +33,6 @@ class BeltDecoder(DeviceDecoder):
     def __init__(self, info: DeviceInfo, session_start_ns: int) -> None:
         super().__init__(info, session_start_ns)
         self.frames = FrameDecoder()
-        self.clock = DeviceClock()
         self.board: DeviceInfoFrame | None = None
         self._connected: tuple[bool, ...] | None = None
         self._clipping: tuple[bool, ...] | None = None

@@ -13,6 +13,7 @@ import importlib
 
 from ..samples import BreathSamples, Chunk, DeviceEvent, HeartBeats
 from ..sources.base import DeviceInfo
+from .clock import DeviceClock
 
 __all__ = ["Decoded", "DeviceDecoder", "DECODERS", "make_decoder"]
 
@@ -20,15 +21,13 @@ Decoded = BreathSamples | HeartBeats | DeviceEvent
 
 
 class DeviceDecoder(abc.ABC):
-    """Turns one device's chunks into samples of the people it carries."""
+    """Turns one device's chunks into samples of the people it carries; ``clock`` maps the
+    device's time to the host's (exports read its fit)."""
 
     def __init__(self, info: DeviceInfo, session_start_ns: int) -> None:
         self.info = info
         self.session_start_ns = session_start_ns
-
-    def session_s(self, host_ns: int | float) -> float:
-        """Host nanoseconds to session seconds."""
-        return (host_ns - self.session_start_ns) / 1e9
+        self.clock = DeviceClock()
 
     @abc.abstractmethod
     def feed(self, chunk: Chunk) -> list[Decoded]:

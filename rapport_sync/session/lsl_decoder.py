@@ -26,7 +26,6 @@ from ..errors import DecodeError
 from ..protocol.lsl_chunk import parse_lsl_chunk
 from ..samples import BreathSamples, Chunk, DeviceEvent, DeviceEventKind, HeartBeats, SignalKind
 from ..sources.base import DeviceInfo
-from .clock import DeviceClock
 from .decoders import Decoded, DeviceDecoder
 
 __all__ = ["LslDecoder", "stream_kind"]
@@ -58,7 +57,6 @@ class LslDecoder(DeviceDecoder):
         self.rate_hz = float(details.get("nominal_srate") or 0.0)  # type: ignore[arg-type]
         units = [str(u).lower() for u in details.get("channel_units") or []]  # type: ignore[attr-defined]
         self.rr_scale = 1e-3 if any(u in ("ms", "milliseconds") for u in units) else 1.0
-        self.clock = DeviceClock()
         self.corrections: list[float] = []
         self._last_stamp: float | None = None
 

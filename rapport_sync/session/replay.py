@@ -117,8 +117,7 @@ def replay_session(path: str | os.PathLike[str], window_s: float | None = None,
             np.concatenate([b.time_s for b in beats[p]]) if beats[p] else np.empty(0),
             np.concatenate([b.rr_s for b in beats[p]]) if beats[p] else np.empty(0),
         )
-    fits = {name: getattr(getattr(dec, "clock", None), "fit", None)
-            for name, dec in decoders.items()}
+    fits = {name: dec.clock.fit for name, dec in decoders.items()}
     return ReplayResult(str(path), meta, pipeline.fs, people, pipeline.sync_history, markers,
                         events, (end_ns - start_ns) / 1e9, ended, fits)
 

@@ -38,7 +38,6 @@ from ..samples import (
     SignalKind,
 )
 from ..sources.base import DeviceInfo
-from .clock import DeviceClock
 from .decoders import Decoded, DeviceDecoder
 
 __all__ = ["BeatClock", "StrapDecoder"]
@@ -89,7 +88,6 @@ class StrapDecoder(DeviceDecoder):
         self.person = info.persons.get(0) or next(iter(info.persons.values()))
         self.acc_rate_hz = float(info.details.get("acc_rate_hz", 50) or 50)  # type: ignore[arg-type]
         self.acc_factor = 1.0
-        self._clock = DeviceClock()
         self._device_origin_ns: int | None = None
         self._previous_ns: dict[tuple[int, int, bool], int] = {}
         self._beats = BeatClock()
@@ -176,8 +174,8 @@ class StrapDecoder(DeviceDecoder):
             missing = (ts - previous) / 1e9 - n / self.acc_rate_hz
             out.append(self._event(chunk, DeviceEventKind.GAP, f"{missing:.2f} s of ACC missing"))
             previous = None
-        if self._device_origin_ns is not None and self._clock.fit is not None:
-            ahead = self._clock.to_host((ts - self._device_origin_ns) / 1e9) - arrival_s
+        if self._device_origin_ns is not None and self.clock.fit is not None:
+            ahead = self.clock.to_host((ts - self._device_origin_ns) / 1e9) - arrival_s
             if float(ahead) > CLOCK_JUMP_S:
                 out.append(
                     self._event(chunk, DeviceEventKind.GAP, "device clock jumped: refitting")
@@ -188,9 +186,9 @@ class StrapDecoder(DeviceDecoder):
         if self._device_origin_ns is None:
             self._device_origin_ns = ts
         origin = self._device_origin_ns
-        self._clock.observe((ts - origin) / 1e9, arrival_s)
+        self.clock.observe((ts - origin) / 1e9, arrival_s)
         device_ns = sample_times_ns(ts, n, self.acc_rate_hz, previous)
-        t = self._clock.to_host((device_ns - origin) / 1e9) - self.session_start_ns / 1e9
+        t = self.clock.to_host((device_ns - origin) / 1e9) - self.session_start_ns / 1e9
         keep = t > self._last_acc_s
         if keep.any():
             self._last_acc_s = float(t[keep][-1])
@@ -202,7 +200,7 @@ class StrapDecoder(DeviceDecoder):
         return out
 
     def _reset_time_base(self) -> None:
-        self._clock.reset()
+        self.clock.reset()
         self._device_origin_ns = None
         self._previous_ns.clear()
 
