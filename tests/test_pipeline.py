@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from rapport_sync.session.pipeline import GridResampler, RingBuffer
+from rapport_sync.samples import BreathSamples, SignalKind
+from rapport_sync.session.pipeline import DyadPipeline, GridResampler, RingBuffer
 
 
 def test_resampler_is_causal_and_exact_on_lines():
@@ -96,3 +97,22 @@ def test_batch_interpolation_follows_the_streaming_rule():
     batch = interp_with_gaps(grid, t, v, 0.5)
     assert np.isnan(batch).sum() == np.isnan(live).sum() > 40
     assert np.allclose(batch, live, equal_nan=True)
+
+
+def test_every_synchrony_window_is_kept_whatever_the_chunk_size():
+    """A long chunk (a replay, a burst after a stall) completes several windows at once;
+    each one goes into the session's history, as with small live chunks."""
+    fs = 25.0
+    t = np.arange(0, 200, 1 / fs)
+    xa, xb = np.sin(2 * np.pi * 0.25 * t), np.sin(2 * np.pi * 0.25 * t + 0.5)
+    times = {}
+    for chunk_s in (0.2, 5.0):
+        pipe = DyadPipeline(window_s=30.0)
+        n = int(chunk_s * fs)
+        for i in range(0, len(t), n):
+            for person, x in (("a", xa), ("b", xb)):
+                pipe.feed(BreathSamples(person, SignalKind.BELT, t[i:i + n], x[i:i + n], fs))
+        times[chunk_s] = [s.time_s for s in pipe.sync_history]
+    assert len(times[0.2]) > 100
+    assert np.diff(times[5.0]) == pytest.approx(1.0)  # one window a second, none skipped
+    assert np.isin(np.round(times[5.0], 6), np.round(times[0.2], 6)).all()

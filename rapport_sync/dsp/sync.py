@@ -266,6 +266,7 @@ class DyadTracker:
         self._n = 0
         self.history: deque[SyncState] = deque(maxlen=history_len)
         self.state: SyncState | None = None
+        self.n_states = 0  # states computed so far (the history keeps the newest)
 
     def update(self, phase_a: np.ndarray, phase_b: np.ndarray, signal_a: np.ndarray,
                signal_b: np.ndarray) -> SyncState | None:
@@ -308,6 +309,7 @@ class DyadTracker:
             self._library = (s.surrogate_plv95, s.surrogate_lag_plv95, s.chance_shifts)
         self.state = s
         self.history.append(s)
+        self.n_states += 1
 
 
 def sync_series(phase_a: np.ndarray, phase_b: np.ndarray, signal_a: np.ndarray,

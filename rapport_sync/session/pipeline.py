@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -241,7 +242,6 @@ class DyadPipeline:
         self.silent_ticks = int(silent_after_s * fs)
         self._dyad_tick: int | None = None
         self.sync_history: list[SyncState] = []
-        self._last_sync: SyncState | None = None
 
     def feed(self, item: BreathSamples | HeartBeats | DeviceEvent) -> None:
         if isinstance(item, BreathSamples):
@@ -299,11 +299,11 @@ class DyadPipeline:
         sa, pa = a.take(start, upto)
         sb, pb = b.take(start, upto)
         self._dyad_tick = upto
+        before = self.dyad.n_states
         self.dyad.update(pa, pb, sa, sb)
-        state = self.dyad.state
-        if state is not None and state is not self._last_sync:
-            self._last_sync = state
-            self.sync_history.append(state)
+        new = self.dyad.n_states - before  # a long chunk can complete several windows
+        if new:
+            self.sync_history += reversed(list(islice(reversed(self.dyad.history), new)))
 
     @property
     def sync(self) -> SyncState | None:
