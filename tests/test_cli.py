@@ -76,6 +76,22 @@ def test_info_on_a_garbage_file_is_one_line(tmp_path, content):
     assert "Traceback" in debug.stderr
 
 
+@pytest.mark.parametrize("damage, message", [
+    ("UPDATE chunks SET kind = 'bogus' WHERE id = 5", "a bad record"),
+    ("UPDATE chunks SET device_id = 99 WHERE id = 5", "a bad record"),
+    ("UPDATE events SET kind = 'bogus'", "a bad record"),
+    ("UPDATE devices SET protocol = 'xyz'", "which this rapport_sync cannot decode"),
+])
+def test_a_damaged_record_in_a_session_is_one_line(sim_session, tmp_path, damage, message):
+    path = tmp_path / "damaged.rapport"
+    path.write_bytes(sim_session.path.read_bytes())
+    with sqlite3.connect(path) as conn:
+        conn.execute(damage)
+    out = cli("analyze", str(path), "--surrogates", "10")
+    assert out.returncode == 1 and out.stderr.startswith("rapport-sync: error: ")
+    assert out.stderr.count("\n") == 1 and message in out.stderr
+
+
 def test_readme_demo_runs_headless_for_simulated_minutes(tmp_path):
     """`make demo` as the README gives it, headless and faster, for three simulated minutes."""
     out_file = tmp_path / "demo.rapport"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import importlib
 
+from ..errors import SessionFileError
 from ..samples import BreathSamples, Chunk, DeviceEvent, HeartBeats
 from ..sources.base import DeviceInfo
 from .clock import DeviceClock
@@ -43,6 +44,9 @@ DECODERS: dict[str, str] = {
 
 def make_decoder(info: DeviceInfo, session_start_ns: int) -> DeviceDecoder:
     """The decoder for ``info.protocol``, imported lazily."""
+    if info.protocol not in DECODERS:
+        raise SessionFileError(f"device {info.device!r} speaks {info.protocol!r}, which this "
+                               "rapport_sync cannot decode: please upgrade rapport_sync")
     module_name, _, attr = DECODERS[info.protocol].partition(":")
     cls = getattr(importlib.import_module(module_name), attr)
     return cls(info, session_start_ns)

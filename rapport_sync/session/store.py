@@ -233,6 +233,11 @@ class SessionWriter:
             raise _store_error(exc, self.path) from exc
 
 
+# what reading raises on a damaged file: SQLite's errors, and rows that do not make
+# records (an unknown kind, a chunk of an unknown device, a non-number time)
+_DAMAGED = (sqlite3.DatabaseError, ValueError, KeyError, TypeError)
+
+
 class SessionReader:
     """Read a session file; every problem with the file is a one-line SessionFileError."""
 
@@ -273,7 +278,7 @@ class SessionReader:
                     "ORDER BY id")
             ]
             self._device_names = dict(self._conn.execute("SELECT id, device FROM devices"))
-        except (sqlite3.DatabaseError, ValueError) as exc:
+        except _DAMAGED as exc:
             raise SessionFileError(_describe_db_error(self.path, exc)) from exc
 
     @property
@@ -281,7 +286,10 @@ class SessionReader:
         if "start_host_ns" not in self.meta:
             raise SessionFileError(f"{self.path} holds no recording: the session never "
                                    "started (its start time is missing)")
-        return int(self.meta["start_host_ns"])
+        try:
+            return int(self.meta["start_host_ns"])
+        except _DAMAGED as exc:
+            raise SessionFileError(_describe_db_error(self.path, exc)) from exc
 
     @property
     def ended_cleanly(self) -> bool:
@@ -296,14 +304,17 @@ class SessionReader:
             while rows := cur.fetchmany(batch):
                 for device_id, host_ns, kind, payload in rows:
                     yield Chunk(names[device_id], host_ns, PayloadKind(kind), bytes(payload))
-        except sqlite3.DatabaseError as exc:
+        except _DAMAGED as exc:
             raise SessionFileError(_describe_db_error(self.path, exc)) from exc
 
     def events(self) -> list[StoredEvent]:
         names = self._device_names
-        return [StoredEvent(names.get(d, ""), t, DeviceEventKind(k), detail)
-                for d, t, k, detail in self._query(
-                    "SELECT device_id, host_ns, kind, detail FROM events ORDER BY id")]
+        rows = self._query("SELECT device_id, host_ns, kind, detail FROM events ORDER BY id")
+        try:
+            return [StoredEvent(names.get(d, ""), t, DeviceEventKind(k), detail)
+                    for d, t, k, detail in rows]
+        except _DAMAGED as exc:
+            raise SessionFileError(_describe_db_error(self.path, exc)) from exc
 
     def markers(self) -> list[StoredMarker]:
         return [StoredMarker(*row) for row in self._query(
@@ -312,9 +323,12 @@ class SessionReader:
     def chunk_stats(self) -> dict[str, tuple[int, int, int, int]]:
         """Per device: (chunks, bytes, first host_ns, last host_ns)."""
         names = self._device_names
-        return {names[d]: (n, b, t0, t1) for d, n, b, t0, t1 in self._query(
-            "SELECT device_id, COUNT(*), SUM(LENGTH(payload)), MIN(host_ns), MAX(host_ns) "
-            "FROM chunks GROUP BY device_id")}
+        rows = self._query("SELECT device_id, COUNT(*), SUM(LENGTH(payload)), MIN(host_ns), "
+                           "MAX(host_ns) FROM chunks GROUP BY device_id")
+        try:
+            return {names[d]: (n, b, t0, t1) for d, n, b, t0, t1 in rows}
+        except _DAMAGED as exc:
+            raise SessionFileError(_describe_db_error(self.path, exc)) from exc
 
     def last_host_ns(self) -> int:
         """The newest time anything was stored (the end of a session that crashed)."""
@@ -341,7 +355,7 @@ class SessionReader:
 
 
 def _describe_db_error(path: Path, exc: Exception) -> str:
-    text = str(exc)
+    text = str(exc) if isinstance(exc, sqlite3.DatabaseError) else f"a bad record ({exc!r})"
     if "not a database" in text:
         return f"{path} is not a rapport_sync session (not an SQLite database)"
     if "malformed" in text or "corrupt" in text:
