@@ -278,3 +278,22 @@ def test_options_and_addresses():
         open_ble_sim("teleport", PERSONS, VirtualClock())
     demo = open_ble_sim("seed=0,script=default", PERSONS, VirtualClock())  # what demo passes
     assert [d.persons[0] for d in demo.devices] == ["a", "b"]
+
+
+def test_settings_the_strap_refuses_stop_the_source_with_one_line():
+    """An H10 does ACC at 25, 50, 100 or 200 Hz; 30 Hz is refused (INVALID_SAMPLE_RATE),
+    and no reconnection can change that: the source ends with the reason instead of
+    retrying for ever."""
+    clock = VirtualClock(T0)
+    source = open_ble_sim("acc=30", PERSONS, clock)
+    out: list = []
+    source.start(out.append)
+    deadline = time.monotonic() + 20
+    while source.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    source.stop()
+    assert isinstance(source.error, ConfigError)
+    assert "refuses ACC" in str(source.error) and "INVALID_SAMPLE_RATE" in str(source.error)
+    retries = [x for x in out if isinstance(x, DeviceEvent)
+               and x.kind is DeviceEventKind.RECONNECTING]
+    assert retries == []

@@ -57,6 +57,10 @@ __all__ = [
 
 _ADDRESS = re.compile(r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f-]{36}$")
 LINK_ERRORS = (BleakError, OSError, asyncio.TimeoutError, SourceError, DecodeError)
+# Answers to a start request that no retry changes (the settings themselves are wrong).
+REFUSED_SETTINGS = frozenset({Status.NOT_SUPPORTED, Status.INVALID_PARAMETER,
+                              Status.INVALID_RESOLUTION, Status.INVALID_SAMPLE_RATE,
+                              Status.INVALID_RANGE, Status.INVALID_NUMBER_OF_CHANNELS})
 # One connect at a time in the whole process (bleak #618: parallel connects on BlueZ).
 CONNECT_LOCK = threading.Lock()
 
@@ -272,6 +276,9 @@ class StrapLink:
             self._event(DeviceEventKind.STATUS, f"{mtype.name} was already running: restarting it")
             await self._request(encode_stop(mtype))
             r = await self._request(encode_start(mtype, settings))
+        if r.status in REFUSED_SETTINGS:  # asking again cannot help: stop with one line
+            raise ConfigError(f"{self.device}: the strap refuses {mtype.name} with these "
+                              f"settings ({r.status_name}); check the acc= / ecg= options")
         if not r.ok:
             raise SourceError(f"{self.device}: starting {mtype.name} failed: {r.status_name}")
         self._streams.running.add(mtype)
