@@ -33,5 +33,7 @@ def test_throughput_session_path_accounts_for_its_time(monkeypatch):
     monkeypatch.setattr(throughput, "SECONDS", 30.0)
     chunks_per_s, x_real_time, us_per_chunk, *parts = throughput.session_path()
     assert chunks_per_s == pytest.approx(10.0, rel=0.05)  # the belt board's frame rate
-    assert x_real_time > 1.0 and us_per_chunk > 0
+    # the five parts (ms CPU per s of data) add up to the whole measured time
     assert len(parts) == 5 and all(p >= 0 for p in parts)
+    assert sum(parts) == pytest.approx(1000.0 / x_real_time, rel=1e-6)
+    assert us_per_chunk == pytest.approx(1e6 / (chunks_per_s * x_real_time), rel=0.01)

@@ -45,6 +45,7 @@ def test_channels_units_and_values_read_back(edf):
     assert np.max(np.abs(got[ok] - a.grid_phase[ok])) <= (hi - lo) / 65535 * 1.01
     _, _, hr, _, _, _ = signals["HR"]
     assert np.median(hr[hr > 0]) == pytest.approx(np.nanmedian(a.grid_hr_bpm), abs=0.1)
+    assert np.median(hr[hr > 0]) == pytest.approx(68.0, abs=6.0)  # the simulated heart
 
 
 def test_gaps_hold_the_fill_value_and_an_annotation(edf):
