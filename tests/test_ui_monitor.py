@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("pytestqt")
 from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 
+from rapport_sync.dsp.sync import shown_locking
 from rapport_sync.session.live import LiveSession
 from rapport_sync.session.store import SessionReader
 from rapport_sync.sources.base import MonotonicClock, SourceSpec
@@ -63,7 +64,10 @@ def test_window_shows_both_people_breathing_and_synchrony(qtbot, tmp_path):
         hand_x, _ = window.dial.hands[p].getData()
         assert len(hand_x) == 2
     plv_x, plv_y = window.meter.plv.getData()
-    assert len(plv_x) >= 1 and np.all((plv_y >= 0) & (plv_y <= 1))
+    history = window.last.sync_history  # what the last frame drew
+    assert len(plv_x) == len(history) >= 1
+    assert plv_y[-1] == pytest.approx(shown_locking(history[-1])[0])
+    assert plv_x[-1] == pytest.approx(history[-1].time_s)
     # the expert view adds heart rate, raw traces, the lag profile and the numbers
     assert not window.profile.isVisible()
     window.set_expert(True)
