@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from scipy import signal as sps
+
+from .filters import band_sos
 
 __all__ = ["HeartState", "HeartTracker", "correct_rr", "rsa_amplitude_ms"]
 
@@ -56,14 +57,9 @@ def rsa_amplitude_ms(time_s: np.ndarray, rr_s: np.ndarray,
         return float("nan")
     grid = np.arange(t[0], t[-1], 1.0 / resample_hz)
     y = np.interp(grid, t, rr)
-    sos = _band_sos(tuple(band_hz), resample_hz)
+    sos = band_sos(band_hz[0], band_hz[1], resample_hz)
     yb = sps.sosfiltfilt(sos, y - y.mean())
     return float(2.0 * np.sqrt(2.0) * yb.std() * 1000.0)
-
-
-@lru_cache(maxsize=8)
-def _band_sos(band_hz: tuple[float, float], fs: float) -> np.ndarray:
-    return np.asarray(sps.butter(2, band_hz, "bandpass", fs=fs, output="sos"))
 
 
 class HeartTracker:

@@ -184,7 +184,7 @@ class PhaseCalibration:
         ok = np.isfinite(p) & np.isfinite(r)
         if ok.sum() < 5 * self.fs:
             return
-        err = np.angle(np.exp(1j * (r[ok] - p[ok])))
+        err = wrap(r[ok] - p[ok])
         keep = np.abs(err) < np.pi / 2  # outliers (transients) would bend the fit
         a = _harmonics(p[ok][keep], self.order)
         self._ata = self.forget * self._ata + a.T @ a / len(a)

@@ -34,7 +34,7 @@ import numpy as np
 from scipy import fft as sfft
 
 from .chance_band import lag_count, rayleigh_p95, surrogate_p95
-from .filters import Ring
+from .filters import Ring, wrap
 
 __all__ = ["DyadTracker", "SyncState", "above_chance", "lag_peak", "shown_locking", "sync_series",
            "window_sync"]
@@ -121,7 +121,7 @@ def lag_peak(values: np.ndarray, lags_s: np.ndarray, nearest_zero: bool = False
 
 def _cycles(p: np.ndarray, fs: float) -> tuple[float, float]:
     """Breathing frequency (Hz) from the phase advance, and the seconds it was measured over."""
-    d = np.angle(np.exp(1j * np.diff(p)))
+    d = wrap(np.diff(p))
     d = d[np.isfinite(d)]
     if d.size == 0:
         return NAN, 0.0

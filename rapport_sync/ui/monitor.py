@@ -307,8 +307,8 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.dial.set_phases({p: latest_phase(ps.trace, max_age_s=1.0)
                               for p, ps in people.items()})
         sync = snap.sync
-        self.verdict.show_readout(describe_sync(sync, self.session.window_s),
-                                  leader_text(sync, self._labels))
+        readout = describe_sync(sync, self.session.window_s)
+        self.verdict.show_readout(readout, leader_text(sync, self._labels, readout.level))
         for p, card in self.cards.items():
             card.show_person(people.get(p))
         self.clock.show_text(format_clock(now) + (f" / {format_clock(self.duration_s)}"

@@ -117,12 +117,13 @@ def _lag_at_half_breath(sync: Any) -> bool:
     return abs(sync.lag_s) >= 0.4 * period_s
 
 
-def leader_text(sync: Any | None, labels: dict[str, str]) -> str:
-    """Who leads and by how much, in agreement with the headline of :func:`describe_sync`:
-    a leader is named only when the rhythms are locked with a delay."""
+def leader_text(sync: Any | None, labels: dict[str, str], level: SyncLevel | None = None) -> str:
+    """Who leads and by how much, in agreement with the headline of :func:`describe_sync`
+    (pass its ``level`` when it is at hand): a leader is named only when the rhythms are
+    locked with a delay."""
     if sync is None:
         return ""
-    level = describe_sync(sync, 0.0).level
+    level = level or describe_sync(sync, 0.0).level
     leader = getattr(sync, "leader", "none")
     if level in (SyncLevel.WAITING, SyncLevel.UNCLEAR):
         return "No leader: not enough clean signal"

@@ -59,7 +59,8 @@ def format_status(snap: SessionSnapshot, duration_s: float | None, title: str) -
     line = f"synchrony  {verdict.headline}: {verdict.detail}"
     if s is not None and above_chance(s):
         labels = {p: ps.label for p, ps in snap.people.items()}
-        line += f"  {leader_text(s, labels)}; alignment {_num(s.alignment, '+.2f')}"
+        line += (f"  {leader_text(s, labels, verdict.level)}; "
+                 f"alignment {_num(s.alignment, '+.2f')}")
     lines.append(line)
     if snap.error:
         lines.append(f"error: {snap.error}")
