@@ -21,7 +21,6 @@ class Quality(enum.StrEnum):
     WARMING_UP = "warming_up"  # not enough data yet to know the rate
     CONTACT_LOST = "contact_lost"  # samples missing (strap off, link lost)
     FLAT = "flat"  # the sensor sends a constant: unplugged, stuck, or not worn
-    NO_SIGNAL = "flat"  # alias of FLAT
     CLIPPED = "clipped"  # the signal sits on a rail of the sensor range
     MOTION = "motion"  # movement artefacts dominate
     NO_BREATHING = "no_breathing"  # a signal, but no breathing rhythm in it

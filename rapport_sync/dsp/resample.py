@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["interp_with_gaps"]
+__all__ = ["GAP_MIN_S", "GAP_PERIODS", "gap_step_s", "interp_with_gaps"]
+
+GAP_PERIODS = 3.0  # a jump of more than this many sample periods between samples is a gap
+GAP_MIN_S = 0.25  # ... and never less than this
+
+
+def gap_step_s(rate_hz: float) -> float:
+    """The longest step between samples of a ``rate_hz`` signal that is not a gap."""
+    return max(GAP_PERIODS / rate_hz, GAP_MIN_S)
 
 
 def interp_with_gaps(grid: np.ndarray, t: np.ndarray, v: np.ndarray,

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..dsp.heart import correct_rr
-from ..dsp.resample import interp_with_gaps
+from ..dsp.resample import GAP_MIN_S, gap_step_s, interp_with_gaps
 from ..errors import SessionFileError
 from ..session.replay import ReplayResult, replay_session
 from ..session.store import SessionReader
@@ -48,9 +48,7 @@ __all__ = [
 ]
 
 HR_HOLD_S = 3.0
-GAP_MIN_S = 0.25
 END_SLACK_S = 2.0
-RAW_GAP_PERIODS = 3.0
 
 
 @dataclass
@@ -227,7 +225,7 @@ def load_aligned(path: str | os.PathLike[str], with_labels: bool = False) -> Ali
         drift = float(clock.get(device, {}).get("drift", 0.0))
         raw_t, raw_v = tr.raw_time_s, np.asarray(tr.raw_value, dtype=float)
         raw_start, raw_fs, raw = _raw_grid(raw_t, raw_v, tr.raw_rate_hz, drift)
-        max_step = max(RAW_GAP_PERIODS / tr.raw_rate_hz, GAP_MIN_S) if raw_t.size else HR_HOLD_S
+        max_step = gap_step_s(tr.raw_rate_hz) if raw_t.size else HR_HOLD_S
         signal_1d = raw_v if raw_v.ndim == 1 else np.linalg.norm(raw_v, axis=1)
         rr_fixed = correct_rr(tr.rr_s)[0] if tr.rr_s.size else np.empty(0)
         if raw_t.size:  # samples the device marked missing (a belt unplugged) are gaps too

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dsp.resample import interp_with_gaps
+from ..dsp.resample import gap_step_s, interp_with_gaps
 from .aligned import AlignedSession, PersonExport
 
 __all__ = ["GAP_FILL_DIGITAL", "write_edf"]
@@ -65,7 +65,7 @@ def _channels(session: AlignedSession, person: PersonExport, seconds: int
     raw_fs = round(person.raw_rate_hz) if np.isfinite(person.raw_rate_hz) else 0
     if person.raw.size and raw_fs > 0:
         t = person.raw_start_s + np.arange(len(person.raw)) / person.raw_fs_hz
-        max_step = max(3.0 / raw_fs, 0.25)
+        max_step = gap_step_s(person.raw_rate_hz)
         if person.raw.ndim == 2:
             for axis in range(person.raw.shape[1]):
                 chans.append((f"Resp acc {'xyz'[axis]}", "mg", float(raw_fs),

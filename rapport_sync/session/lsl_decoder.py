@@ -14,14 +14,15 @@ What the samples are comes from the source's ``kind`` option or the stream's typ
 ``RR``/``IBI`` streams are RR intervals (seconds, or milliseconds when the channel unit
 says ``ms``) and give :class:`HeartBeats`; ``ACC`` streams give accelerometer breathing
 (three channels); anything else is a breathing belt (:attr:`SignalKind.BELT`).
-A jump between sample stamps of more than ``GAP_PERIODS`` nominal periods (and at least
-``MIN_GAP_S``) is reported as a GAP event, and stays a gap downstream.
+A jump between sample stamps longer than :func:`rapport_sync.dsp.resample.gap_step_s` (3
+nominal periods, at least 0.25 s) is reported as a GAP event, and stays a gap downstream.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..dsp.resample import gap_step_s
 from ..errors import DecodeError
 from ..protocol.lsl_chunk import parse_lsl_chunk
 from ..samples import BreathSamples, Chunk, DeviceEvent, DeviceEventKind, HeartBeats, SignalKind
@@ -30,8 +31,6 @@ from .decoders import Decoded, DeviceDecoder
 
 __all__ = ["LslDecoder", "stream_kind"]
 
-GAP_PERIODS = 3.0
-MIN_GAP_S = 0.25
 
 
 def stream_kind(details: dict[str, object]) -> str:
@@ -104,7 +103,7 @@ class LslDecoder(DeviceDecoder):
         self._last_stamp = float(stamps[-1])
         if self.rate_hz <= 0 or self.kind == "rr":
             return []
-        limit = max(GAP_PERIODS / self.rate_hz, MIN_GAP_S)
+        limit = gap_step_s(self.rate_hz)
         joined = stamps if previous is None else np.concatenate(([previous], stamps))
         steps = np.diff(joined)
         return [DeviceEvent(self.info.device, host_ns, DeviceEventKind.GAP,
