@@ -37,6 +37,7 @@ __all__ = [
     "analyze_file",
     "format_summary",
     "load_csv",
+    "replay_arrays",
     "run_analyze",
 ]
 
@@ -330,12 +331,16 @@ def load_dyad(path: str | Path, window_s: float = 60.0) -> dict[str, Any]:
                 "a_rr": cols.get("a_rr"), "b_rr": cols.get("b_rr")}
     from .session.replay import replay_session  # lazy: sessions pull in the store
 
-    rep = replay_session(path, window_s=window_s)
+    return replay_arrays(replay_session(path, window_s=window_s))
+
+
+def replay_arrays(rep: Any) -> dict[str, Any]:
+    """:func:`load_dyad` of a session already replayed (a ``ReplayResult``)."""
     arrays: dict[str, Any] = {}
     for p in ("a", "b"):
         tr = rep.people.get(p)
         if tr is None or tr.kind is None or len(tr.raw_time_s) < 2:
-            raise SessionFileError(f"{path}: person {p.upper()} has no breathing data")
+            raise SessionFileError(f"{rep.path}: person {p.upper()} has no breathing data")
         arrays[f"{p}_t"], arrays[f"{p}_x"] = tr.raw_time_s, tr.raw_value
         arrays[f"kind_{p}"] = str(tr.kind)
         arrays[f"{p}_beats"] = (tr.beat_time_s, tr.rr_s)

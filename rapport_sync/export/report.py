@@ -87,12 +87,13 @@ def surrogate_table(session: AlignedSession, n: int, seed: int = 0) -> tuple[lis
     module is missing or the session too short, no rows and a note saying why.
     """
     try:
-        from ..analysis import analyze_file
+        from ..analysis import analyze_arrays, replay_arrays
     except ImportError as exc:
         return [], f"surrogate statistics unavailable in this installation ({exc})"
     window = float(session.settings.get("window_s") or 60.0)
-    try:
-        result = analyze_file(session.source_path, window_s=window, n_surrogates=n, seed=seed)
+    try:  # the session as already replayed for the report, not read and replayed again
+        result = analyze_arrays(**replay_arrays(session.replay), window_s=window,
+                                n_surrogates=n, seed=seed)
     except RapportSyncError as exc:
         return [], f"no surrogate statistics: {exc}"
     observed = result.get("mean_windowed_plv")
