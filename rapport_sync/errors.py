@@ -43,4 +43,5 @@ class SessionFileError(RapportSyncError):
 
 
 class StoreError(RapportSyncError, OSError):
-    """The session store could not write; what was committed before is kept."""
+    """Writing failed (the session store, an export, a report): disk full, read-only,
+    a file where a folder should be. What was committed before is kept."""

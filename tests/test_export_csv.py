@@ -10,6 +10,8 @@ import pytest
 from export_sessions import GAP_S
 
 from rapport_sync.cli import main
+from rapport_sync.errors import StoreError
+from rapport_sync.export import export_session
 from rapport_sync.export.columns import SYNC_COLUMNS
 
 
@@ -53,3 +55,12 @@ def test_synchrony_has_every_window_and_the_pseudonyms_only(csv_dir, gapped_sess
     assert np.median(late) > 0.7
     text = "".join(p.read_text() for p in csv_dir.iterdir())
     assert "Ann" not in text and "Ben" not in text
+
+
+@pytest.mark.parametrize("fmt", ["csv", "edf", "bids"])
+def test_an_output_that_cannot_be_written_is_a_store_error(gapped_session, tmp_path, fmt):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError, match=f"cannot write the export to {tmp_path}"):
+        export_session(gapped_session.path, fmt, blocker / "sub" / "out")
+    assert blocker.read_text() == "not a folder"

@@ -12,7 +12,7 @@ import argparse
 import os
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreError
 
 __all__ = ["FORMATS", "export_session", "run_export"]
 
@@ -43,22 +43,20 @@ def export_session(session: str | os.PathLike[str], fmt: str, out: str | os.Path
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out} exists and is not a directory")
     if fmt == "bids":
-        from .bids import write_bids
-        return write_bids(aligned, out)
-    if fmt == "edf":
-        from .edf import write_edf
-        return write_edf(aligned, out)
-    from .csv_files import write_csv
-    return write_csv(aligned, out)
+        from .bids import write_bids as write
+    elif fmt == "edf":
+        from .edf import write_edf as write
+    else:
+        from .csv_files import write_csv as write
+    try:
+        return write(aligned, out)
+    except OSError as exc:  # the output folder is read-only, the disk full ...
+        raise StoreError(f"cannot write the export to {out}: {exc.strerror or exc}") from exc
 
 
 def run_export(args: argparse.Namespace) -> int:
     """``rapport-sync export``: write the files and say where they are."""
-    try:
-        paths = export_session(args.session, args.format, args.out,
-                               with_labels=getattr(args, "with_labels", False))
-    except OSError as exc:  # the output folder is a file, read-only, full ...
-        raise ConfigError(f"cannot write the export to {args.out}: "
-                          f"{exc.strerror or exc}") from exc
+    paths = export_session(args.session, args.format, args.out,
+                           with_labels=getattr(args, "with_labels", False))
     print(f"wrote {len(paths)} files ({args.format}) to {args.out}")
     return 0

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import __version__
 from ..dsp.sync import above_chance
-from ..errors import RapportSyncError
+from ..errors import RapportSyncError, StoreError
 from .aligned import AlignedSession, load_aligned
 
 __all__ = ["build_report", "epoch_table", "run_report", "surrogate_table", "write_report"]
@@ -205,7 +205,7 @@ def write_report(session_path: str | os.PathLike[str], out: str | os.PathLike[st
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise RapportSyncError(f"cannot write the report to {out}: {exc.strerror or exc}") from exc
+        raise StoreError(f"cannot write the report to {out}: {exc.strerror or exc}") from exc
     return out
 
 
