@@ -137,3 +137,8 @@ def test_streaming_equals_batch() -> None:
 def test_unequal_lengths_are_refused() -> None:
     with pytest.raises(ValueError, match="equal length"):
         DyadTracker(FS).update(np.zeros(3), np.zeros(4), np.zeros(3), np.zeros(3))
+
+
+def test_a_window_too_short_for_two_phases_is_refused():
+    with pytest.raises(ValueError, match="holds no phase pair"):
+        DyadTracker(25.0, window_s=0.001)

@@ -256,6 +256,8 @@ class DyadTracker:
         self._dec = max(1, round(fs / analysis_hz))
         self._fs_dec = self.fs / self._dec
         self._win = round(window_s * self._fs_dec)
+        if self._win < 2:
+            raise ValueError(f"a synchrony window of {window_s:g} s holds no phase pair")
         self._past = round(history_s * self._fs_dec)
         self._min = int(np.ceil(min_fill * self._win))
         self._hop = max(1, round(update_every_s * fs))
