@@ -5,7 +5,8 @@
 Methods (all causal, fed sample by sample or in short windows, no look-ahead):
 
 * ``rapport_sync``: :class:`BreathTracker` (rate-centred first-order band-pass and
-  low-pass + quadrature + self-calibration), gated where it reports invalid;
+  low-pass, as wide as the input's noise allows, + quadrature + self-calibration), gated
+  where it reports invalid;
 * ``rapport_sync, no calibration``: the same without the learned correction;
 * ``BPF 0.1-0.6 + quadrature``: fixed causal Butterworth band-pass, derivative quadrature
   (the ~15 deg baseline of the reference notes);
@@ -15,6 +16,11 @@ Methods (all causal, fed sample by sample or in short windows, no look-ahead):
 * ``AR + Hilbert``: phastimate-like (Zrenner et al. 2018/2020): 20-s window, zero-phase
   band-pass, 2 s edge dropped, Yule-Walker AR(25) forward prediction, Hilbert on the
   stitched series, phase at "now"; updated every 0.2 s and extrapolated with f0 between.
+
+Not causal, for scale: the offline reference itself computed on the recording up to
+2 s and 5 s after "now" (once per second): how much of the reference at a moment is
+decided by breathing that has not happened yet. No causal method can be expected to do
+better than the reference that knows the next 2 s.
 
 All methods are scored on the same samples: after 60 s, where rapport_sync's phase is
 valid (breath holds, warm-up and bad quality excluded; the share scored is printed),
@@ -115,8 +121,19 @@ def ar_hilbert(x: np.ndarray, f0: np.ndarray, order: int = 25, window_s: float =
     return out
 
 
+def reference_knowing(x: np.ndarray, future_s: float, every_s: float = 1.0) -> np.ndarray:
+    """The fixed reference at each whole second, computed on the data up to ``future_s``
+    after it (NaN elsewhere)."""
+    out = np.full(len(x), np.nan)
+    ahead = int(future_s * FS)
+    for i in range(int(60 * FS), len(x), int(every_s * FS)):
+        out[i] = reference_phase(x[:i + ahead + 1], FS)[i]
+    return out
+
+
 METHODS = ("rapport_sync", "rapport_sync, no calibration", "BPF 0.1-0.6 + quadrature",
-           "ecHT (f0/2..2f0)", "AR(25) + Hilbert")
+           "ecHT (f0/2..2f0)", "AR(25) + Hilbert", "(not causal) reference, 2 s ahead",
+           "(not causal) reference, 5 s ahead")
 
 
 def adaptive_band(x: np.ndarray) -> tuple[float, float]:
@@ -143,7 +160,9 @@ def score(x: np.ndarray) -> dict[tuple[str, str], tuple[float, float, float, flo
     res: dict[tuple[str, str], tuple[float, float, float, float]] = {}
     for name, fn in ((METHODS[0], lambda: mine), (METHODS[1], lambda: ours(x, False)),
                      (METHODS[2], lambda: bpf_quadrature(x)), (METHODS[3], lambda: echt(x, f0)),
-                     (METHODS[4], lambda: ar_hilbert(x, f0))):
+                     (METHODS[4], lambda: ar_hilbert(x, f0)),
+                     (METHODS[5], lambda: reference_knowing(x, 2.0)),
+                     (METHODS[6], lambda: reference_knowing(x, 5.0))):
         t0 = time.perf_counter()
         est = fn()
         c = cost if name == METHODS[0] else (time.perf_counter() - t0) / len(x) * 1e6

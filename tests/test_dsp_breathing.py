@@ -116,30 +116,74 @@ def test_self_calibration_beats_the_plain_estimator() -> None:
     assert medians[1] < medians[0] - 2.0
 
 
-def test_irregular_breathing_is_followed_better_than_with_a_second_order_band(
+def _median_errors(monkeypatch: pytest.MonkeyPatch, x: np.ndarray,
+                   variants: dict[str, dict[str, object]]) -> dict[str, float]:
+    """Median live phase error (after 60 s) of ``x`` with parts of the phase module
+    replaced as each variant says (an empty dict: the live tracker as shipped)."""
+    ref = reference_phase(x, FS)
+    out = {}
+    for name, patches in variants.items():
+        with monkeypatch.context() as m:
+            for attr, value in patches.items():
+                m.setattr(phase_module, attr, value)
+            m.setattr("rapport_sync.dsp.breathing.band_width_for",
+                      patches.get("band_width_for", phase_module.band_width_for))
+            tr = BreathTracker(FS)
+            live = np.concatenate([tr.update(x[i:i + 3]).phase for i in range(0, len(x), 3)])
+        live[: int(60 * FS)] = np.nan
+        out[name] = phase_error_deg(live, ref)["median"]
+    return out
+
+
+def _second_order(f0_hz: float, fs: float, width: float = 0.0) -> np.ndarray:
+    lo, hi, _ = phase_module.band_edges(f0_hz, width)
+    return band_sos(lo, hi, fs)
+
+
+def _narrowest(snr_db: float) -> float:
+    return 0.0
+
+
+def test_irregular_breathing_is_followed_better_than_with_narrow_or_second_order_bands(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Rate scattering from breath to breath as on the real belt recording (simulator
-    rate_cv 0.35), six simulated people: the live band (first order + low-pass) follows
-    short and long breaths better than a second-order band on the same edges."""
-
-    def second_order(f0_hz: float, fs: float) -> np.ndarray:
-        return band_sos(f0_hz / phase_module.BAND_RATIO, f0_hz * phase_module.BAND_RATIO, fs)
-
-    gains, live_band = [], phase_module.live_band_sos
+    rate_cv 0.35), six simulated people with little noise: the live band (first order and
+    a low-pass, as wide as the noise allows) follows short and long breaths better than
+    the narrowest band, which in turn beats a second-order band on the same edges."""
+    variants = {"live": {}, "narrowest": {"band_width_for": _narrowest},
+                "second order": {"band_width_for": _narrowest, "live_band_sos": _second_order}}
+    rows = []
     for seed in range(1, 7):
         rec = simulate_dyad(300, FS, seed=seed, a=PersonParams(rate_bpm=10.0, rate_cv=0.35),
                             script=CouplingScript.constant(0.0))
-        x = rec.a.belt
-        ref = reference_phase(x, FS)
-        medians = []
-        for band in (live_band, second_order):
-            monkeypatch.setattr(phase_module, "live_band_sos", band)
-            tr = BreathTracker(FS)
-            live = np.concatenate([tr.update(x[i:i + 3]).phase for i in range(0, len(x), 3)])
-            live[: int(60 * FS)] = np.nan
-            medians.append(phase_error_deg(live, ref)["median"])
-        gains.append(medians[1] - medians[0])
-    assert min(gains) > 1.0 and np.mean(gains) > 3.0, gains
+        rows.append(_median_errors(monkeypatch, rec.a.belt, variants))
+    wide = [r["narrowest"] - r["live"] for r in rows]
+    order = [r["second order"] - r["narrowest"] for r in rows]
+    assert min(wide) > 2.5 and np.mean(wide) > 4.0, rows
+    assert min(order) > 1.0 and np.mean(order) > 3.0, rows
+
+
+def test_the_band_narrows_for_noisy_breathing_and_widens_for_clean() -> None:
+    """A belt with broadband noise gets the narrowest band, a clean one the widest; the
+    SNR estimate itself is right within 1 dB on a sine in white noise."""
+    rng = np.random.default_rng(5)
+    t = np.arange(0, 30, 1 / FS)
+    freqs = np.fft.rfftfreq(len(t), 1 / FS)
+    lo, hi, _ = phase_module.band_edges(0.25)
+    bins = np.sum((freqs >= lo) & (freqs <= hi))
+    for sigma in (0.05, 0.5):
+        x = np.sin(2 * np.pi * 0.25 * t) + sigma * rng.standard_normal(len(t))
+        # sine power 0.5 over the band's bins vs white noise density 2 sigma^2 / fs per bin
+        expected = 10 * np.log10(0.5 * len(t) / (2 * sigma**2 * bins))
+        assert phase_module.in_band_snr_db(x, FS, 0.25) == pytest.approx(expected, abs=1.0)
+    widths = {}
+    for noise in (0.01, 0.3):
+        rec = simulate_dyad(120, FS, seed=2, a=PersonParams(noise=noise),
+                            script=CouplingScript.constant(0.0))
+        tr = BreathTracker(FS)
+        tr.update(rec.a.belt)
+        widths[noise] = tr._phase.width
+    assert widths == {0.01: 1.0, 0.3: 0.0}
 
 
 @pytest.mark.parametrize("mount", [1.0, -1.0])

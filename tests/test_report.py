@@ -62,7 +62,9 @@ def test_epochs_split_the_windows_at_the_markers(gapped_session):
     epochs = epoch_table(session)
     assert [e["label"] for e in epochs] == ["session start"] + [m for _, m in MARKERS]
     assert sum(e["n_windows"] for e in epochs) == len(session.sync_history)
-    assert all(e["plv"] > 0.6 for e in epochs)  # coupled all along
+    # coupled all along: 30-s windows of two differently shaped breaths 1.2 s apart (zero-lag
+    # PLV, which the lag lowers) and most windows above the live chance band, B's gap too
+    assert all(e["plv"] > 0.5 and e["above"] > 0.5 for e in epochs), epochs
 
 
 def test_without_the_surrogate_module_the_report_says_so(gapped_session, monkeypatch):

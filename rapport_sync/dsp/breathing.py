@@ -25,7 +25,7 @@ from scipy import signal as sps
 
 from .events import BreathEvent, BreathEventDetector, BreathFlag, EventKind, median_of
 from .filters import Ring, SosFilter, band_sos, dominant_frequency
-from .phase import CausalPhase, PhaseCalibration
+from .phase import CausalPhase, PhaseCalibration, band_width_for, in_band_snr_db
 from .quality import Quality, assess_quality, clipped_fraction, has_motion, is_flat
 
 __all__ = [
@@ -131,6 +131,7 @@ class BreathTracker:
         self._env_ref = float("nan")
         self._concentration = 0.0
         self._f0_spec = float("nan")
+        self._band_width = 0.0  # of the live phase band, from the input's noise
         self._spectrum_every = max(1, round(5.0 / control_every_s))  # periodogram cadence
         self._state = BreathState(float("nan"), float("nan"), Quality.WARMING_UP, 0,
                                   float("nan"), False)
@@ -265,12 +266,13 @@ class BreathTracker:
             self._fix_sign(clean30)
         if (self._n // self._hop) % self._spectrum_every == 0 or not np.isfinite(self._f0_spec):
             self._f0_spec, self._concentration = dominant_frequency(clean30, fs, nfft=2048)
+            self._band_width = self._measure_band_width()
         f0 = self._f0_spec
         period = self._detector.recent_period_s(self._n / fs)
         if np.isfinite(period):
             f0 = 1.0 / period  # breaths themselves: immune to harmonics and sighs
         if self._valid_seconds >= 12.0 and np.isfinite(f0):
-            self._phase.set_rate(f0)
+            self._phase.set_rate(f0, self._band_width)
             if not np.isfinite(self._detector.depth_ref):
                 c = clean30[np.isfinite(clean30)]
                 if c.size:
@@ -333,6 +335,19 @@ class BreathTracker:
         depth = median_of(det.depths[-5:])
         return BreathState(rate, depth, quality, self._n_breaths, det.last_inhale_s, apnea,
                            f0, cv)
+
+    def _measure_band_width(self) -> float:
+        """Live band width for the noise of the last 30 s of raw input (narrowest for
+        the weak heart-derived sources, whose slow non-breathing variation a wide band
+        would let in)."""
+        if self.kind in ("rr", "edr") or not np.isfinite(self._f0_spec):
+            return 0.0
+        raw = self._raw.last(int(30 * self.fs))
+        if self._width is not None:
+            if self._axis is None:
+                return 0.0
+            raw = raw @ self._axis
+        return band_width_for(in_band_snr_db(raw, self.fs, self._f0_spec))
 
     def _update_axis(self) -> None:
         raw = self._raw.last(int(60 * self.fs))

@@ -6,7 +6,10 @@ with inhalation plotted upward; phase increases with time.
 Live (:class:`CausalPhase`): a causal first-order Butterworth band-pass whose geometric
 centre follows the person's breathing rate, with a first-order low-pass above it, a
 derivative quadrature ``q = -y'/omega``, and the phase of ``y + jq`` corrected by the
-known phase of the filter chain at the tracked rate.
+known phase of the filter chain at the tracked rate. The band is as wide as the input's
+noise allows (:func:`band_width_for`): a wide band follows breaths much shorter or longer
+than the tracked period and keeps the breath's shape the way the wide offline reference
+sees it, a narrow one keeps broadband noise out.
 
 Self-calibration (:class:`PhaseCalibration`): the difference between the two is mostly a
 fixed function of the phase itself (breaths are not sinusoids: a fast inhale, a slow
@@ -22,6 +25,7 @@ Butterworth, ``sosfiltfilt``) and ``scipy.signal.hilbert`` over the whole record
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 from scipy import signal as sps
@@ -31,26 +35,77 @@ from .filters import SosFilter, band_sos, sos_response, wrap
 __all__ = [
     "REFERENCE_BAND_HZ",
     "CausalPhase",
+    "band_edges",
+    "band_width_for",
     "causal_phase",
+    "in_band_snr_db",
     "phase_error_deg",
     "reference_phase",
 ]
 
 REFERENCE_BAND_HZ = (0.05, 0.8)
-BAND_RATIO = 2.45  # the live band is f0/2.45 ... 2.45*f0 (as wide as a fixed 0.1-0.6 Hz at 15/min)
-LOWPASS_RATIO = 1.5  # and a first-order low-pass at 1.5 x the upper edge
+BAND_RATIO = (2.45, 5.0)  # the live band is f0/r ... r*f0, r from narrow (noisy) to wide (clean)
+LOWPASS_RATIO = (1.5, 2.0)  # and a first-order low-pass at this multiple of the upper edge
+CLEAN_SNR_DB = (21.5, 31.5)  # in-band SNR at or below: narrowest band; at or above: widest
+WIDTH_STEPS = 4  # the width moves in quarter steps, not with every new noise estimate
 
 
-def live_band_sos(f0_hz: float, fs: float) -> np.ndarray:
-    """The live band around ``f0_hz``: a first-order Butterworth band-pass f0/2.45 ...
-    2.45*f0 and a first-order low-pass at 1.5 x its upper edge.
+def band_edges(f0_hz: float, width: float = 0.0) -> tuple[float, float, float]:
+    """Lower and upper edge of the live band and its low-pass corner (Hz), for a width
+    from 0 (narrowest: f0/2.45 ... 2.45*f0, low-pass at 1.5 x) to 1 (widest: f0/5 ...
+    5*f0, low-pass at 2 x)."""
+    r = BAND_RATIO[0] + width * (BAND_RATIO[1] - BAND_RATIO[0])
+    lp = LOWPASS_RATIO[0] + width * (LOWPASS_RATIO[1] - LOWPASS_RATIO[0])
+    return f0_hz / r, f0_hz * r, f0_hz * r * lp
 
-    A second-order band shifts the phase of breaths much shorter or longer than 1/f0 far
+
+@lru_cache(maxsize=512)
+def live_band_sos(f0_hz: float, fs: float, width: float = 0.0) -> np.ndarray:
+    """The live band around ``f0_hz``: a first-order Butterworth band-pass and a
+    first-order low-pass above it (edges from :func:`band_edges`). Cached (centre and
+    width move in fixed steps); treat the result as read-only.
+
+    Always two first-order sections, so a new width or centre keeps the filter state. A
+    second-order band shifts the phase of breaths much shorter or longer than 1/f0 far
     more (its phase is 0 only at the centre), which costs accuracy on irregular breathing;
-    the low-pass keeps the noise out that the gentler band lets in."""
-    lo, hi = f0_hz / BAND_RATIO, f0_hz * BAND_RATIO
-    low = sps.butter(1, min(LOWPASS_RATIO * hi, 0.4 * fs), btype="low", fs=fs, output="sos")
-    return np.vstack([band_sos(lo, hi, fs, order=1), low])
+    the low-pass keeps out the noise that the gentler band lets in."""
+    lo, hi, corner = band_edges(f0_hz, width)
+    low = sps.butter(1, min(corner, 0.4 * fs), btype="low", fs=fs, output="sos")
+    return np.vstack([band_sos(lo, min(hi, 0.45 * fs), fs, order=1), low])
+
+
+def in_band_snr_db(x: np.ndarray, fs: float, f0_hz: float) -> float:
+    """Breathing power in the narrowest live band over the broadband noise that a wider
+    band would let in, in dB per frequency bin (NaN if unknown).
+
+    The noise density is the median periodogram above 2 Hz (above 0.6 x Nyquist for slow
+    grids), where breathing has no power left, over ln 2 (the median of a white noise's
+    periodogram bins, exponentially distributed, is ln 2 times their mean)."""
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    if len(x) < 10 * fs or not math.isfinite(f0_hz) or f0_hz <= 0:
+        return float("nan")
+    n = len(x)
+    w = np.hanning(n)
+    p = np.abs(np.fft.rfft((x - x.mean()) * w)) ** 2 * (2.0 / (fs * float(w @ w)))
+    f = np.fft.rfftfreq(n, 1.0 / fs)
+    noise = p[f >= min(2.0, 0.3 * fs)]
+    lo, hi, _ = band_edges(f0_hz)
+    band = (f >= lo) & (f <= hi)
+    density = float(np.median(noise)) / math.log(2.0) if noise.size else 0.0
+    power = float(p[band].sum())
+    if power <= 0 or not band.any():
+        return float("nan")
+    return 10.0 * math.log10(power / max(density * band.sum(), power * 1e-12))
+
+
+def band_width_for(snr_db: float) -> float:
+    """Live band width (0 narrow ... 1 wide, in quarter steps) for an in-band SNR."""
+    if not math.isfinite(snr_db):
+        return 0.0
+    lo, hi = CLEAN_SNR_DB
+    w = min(max((snr_db - lo) / (hi - lo), 0.0), 1.0)
+    return round(w * WIDTH_STEPS) / WIDTH_STEPS
 
 
 _F0_STEP = 2.0 ** (1.0 / 24.0)  # the band moves in quarter-tone steps, not every second
@@ -77,18 +132,24 @@ class CausalPhase:
         self._prev_y = 0.0
         self.f0_hz = float("nan")
         self._band_f0 = float("nan")
+        self.width = 0.0
         self.set_rate(f0_hz)
 
-    def set_rate(self, f0_hz: float) -> None:
-        """Move the band to a new breathing frequency (no-op for small changes)."""
-        if not math.isfinite(f0_hz) or f0_hz <= 0 or f0_hz == self.f0_hz:
+    def set_rate(self, f0_hz: float, width: float | None = None) -> None:
+        """Move the band to a new breathing frequency (no-op for small changes) and,
+        if given, to a new width (see :func:`live_band_sos`)."""
+        if not math.isfinite(f0_hz) or f0_hz <= 0 or (
+                f0_hz == self.f0_hz and width in (None, self.width)):
             return
         self.f0_hz = float(f0_hz)
-        if not (math.isfinite(self._band_f0)
-                and abs(math.log(f0_hz / self._band_f0)) < math.log(_F0_STEP)):
+        new_width = width is not None and width != self.width
+        if width is not None:
+            self.width = float(width)
+        if new_width or not (math.isfinite(self._band_f0)
+                             and abs(math.log(f0_hz / self._band_f0)) < math.log(_F0_STEP)):
             q = round(math.log(f0_hz) / math.log(_F0_STEP))
             self._band_f0 = float(_F0_STEP ** q)
-            self.sos = live_band_sos(self._band_f0, self.fs)
+            self.sos = live_band_sos(self._band_f0, self.fs, self.width)
             if self._filter is None:
                 self._filter = SosFilter(self.sos)
             else:
