@@ -27,11 +27,13 @@ def test_monitor_benchmark_measures_frames_and_display_delay(qtbot, capsys):
     assert all(float(v) > 0 for v in rows.values())
 
 
-def test_throughput_session_path_accounts_for_its_time(monkeypatch):
+@pytest.mark.parametrize("batch_s", [0.0, 1.0])
+def test_throughput_session_path_accounts_for_its_time(monkeypatch, batch_s):
     from benchmarks import throughput
 
     monkeypatch.setattr(throughput, "SECONDS", 30.0)
-    chunks_per_s, x_real_time, us_per_chunk, *parts = throughput.session_path()
+    how, chunks_per_s, x_real_time, us_per_chunk, *parts = throughput.session_path(batch_s)
+    assert ("blocks" in how) == (batch_s > 0)
     assert chunks_per_s == pytest.approx(10.0, rel=0.05)  # the belt board's frame rate
     # the five parts (ms CPU per s of data) add up to the whole measured time
     assert len(parts) == 5 and all(p >= 0 for p in parts)

@@ -116,3 +116,28 @@ def test_every_synchrony_window_is_kept_whatever_the_chunk_size():
     assert len(times[0.2]) > 100
     assert np.diff(times[5.0]) == pytest.approx(1.0)  # one window a second, none skipped
     assert np.isin(np.round(times[5.0], 6), np.round(times[0.2], 6)).all()
+
+
+def test_a_batched_replay_gives_the_numbers_of_a_chunk_by_chunk_replay(gapped_session,
+                                                                        monkeypatch):
+    """Replay hands the pipeline breathing in 1-s blocks (fewer calls); a session with a
+    10-s link drop of B, markers and beats gives the same traces and windows as feeding
+    every stored chunk on its own, the way the live session did."""
+    from rapport_sync.session import replay
+
+    runs = {}
+    for batch_s in (0.0, replay.REPLAY_BATCH_S):
+        monkeypatch.setattr(replay, "REPLAY_BATCH_S", batch_s)
+        runs[batch_s] = replay.replay_session(gapped_session.path)
+    one, blocks = runs[0.0], runs[replay.REPLAY_BATCH_S]
+    for p in ("a", "b"):
+        x, y = one.people[p], blocks.people[p]
+        assert np.array_equal(x.grid_time_s, y.grid_time_s)
+        assert np.isnan(x.phase).sum() == np.isnan(y.phase).sum() > 25 * 10  # B's gap is in
+        assert np.allclose(x.phase, y.phase, atol=1e-9, equal_nan=True)
+        assert np.allclose(x.signal, y.signal, atol=1e-9, equal_nan=True)
+    assert len(one.sync_history) == len(blocks.sync_history) > 100
+    for s1, s2 in zip(one.sync_history, blocks.sync_history):
+        assert s1.time_s == s2.time_s and s1.leader == s2.leader
+        assert np.allclose([s1.plv, s1.lag_s, s1.chance_plv95],
+                           [s2.plv, s2.lag_s, s2.chance_plv95], atol=1e-9, equal_nan=True)

@@ -19,7 +19,10 @@ from .decoders import make_decoder
 from .pipeline import PERSONS, DyadPipeline
 from .store import SessionReader, StoredMarker, merge_events
 
-__all__ = ["PersonTrace", "ReplayResult", "replay_session"]
+__all__ = ["REPLAY_BATCH_S", "PersonTrace", "ReplayResult", "replay_session"]
+
+REPLAY_BATCH_S = 1.0
+"""Replay hands the pipeline breathing samples in blocks of this many session seconds."""
 
 
 @dataclass
@@ -71,7 +74,7 @@ def replay_session(path: str | os.PathLike[str], window_s: float | None = None,
         meta = reader.meta
         start_ns = reader.start_host_ns
         window = window_s or float(meta.get("config", {}).get("window_s", 60.0))
-        pipeline = DyadPipeline(window_s=window, record=True)
+        pipeline = DyadPipeline(window_s=window, record=True, batch_s=REPLAY_BATCH_S)
         decoders = {d.device: make_decoder(d, start_ns) for d in reader.devices}
         raw: dict[str, list[BreathSamples]] = {p: [] for p in PERSONS}
         beats: dict[str, list[HeartBeats]] = {p: [] for p in PERSONS}
@@ -94,6 +97,12 @@ def replay_session(path: str | os.PathLike[str], window_s: float | None = None,
                                                   f"analysis failed on this chunk: {exc}"))
             if progress is not None and i % 2000 == 0:
                 progress(i, total)
+        try:
+            pipeline.flush()
+        except Exception as exc:  # noqa: BLE001 - reported as an event
+            decoded_events.append(DeviceEvent("analysis", reader.last_host_ns(),
+                                              DeviceEventKind.ERROR,
+                                              f"analysis failed on the last samples: {exc}"))
         if progress is not None:
             progress(total, total)
         events = merge_events(reader.events(), decoded_events, start_ns)
