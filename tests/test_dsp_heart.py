@@ -63,3 +63,36 @@ def test_simulated_heart_rate() -> None:
     tr.update(rec.a.beat_times_s, rec.a.rr_s)
     assert tr.state.hr_bpm == pytest.approx(68.0, abs=5.0)
     assert tr.state.rsa_ms > 20.0  # the simulator's heart follows the breath
+
+
+def test_heart_rate_is_the_last_ten_seconds_of_a_long_session() -> None:
+    """Two minutes at 60/min, then 20 beats at 0.85 s (a 15 % step, under the artifact
+    rule's 20 %), fed beat by beat: the rate is the mean RR of the last 10 s only (older
+    beats are kept for RSA, not for the rate)."""
+    rr = np.r_[np.full(120, 1.0), np.full(20, 0.85)]
+    t = np.cumsum(rr)
+    tr = HeartTracker()
+    for k in range(len(t)):
+        tr.update(t[k:k + 1], rr[k:k + 1])
+        seen = np.arange(len(t)) <= k
+        expected = 60.0 / rr[seen & (t >= t[k] - 10.0)].mean()
+        assert tr.state.hr_bpm == pytest.approx(expected, rel=1e-12)
+    assert tr.state.hr_bpm == pytest.approx(60.0 / 0.85, rel=1e-12)
+    assert tr.state.n_beats == len(rr) and tr.state.artifact_fraction == 0.0
+
+
+def test_a_new_heart_rate_level_after_a_dropout_is_followed_not_corrected_away() -> None:
+    """A strap off for a while, back when the heart beats 33 % faster: the first four
+    intervals at the new level are flagged (causally, they could be artifacts), the fifth
+    starts the new level, and the rate is 90/min, not the old 60/min held for ever."""
+    rr = np.r_[np.full(60, 1.0), np.full(30, 2.0 / 3.0)]
+    t = np.cumsum(rr) + np.r_[np.zeros(60), np.full(30, 40.0)]  # 40 s without beats
+    fixed, flagged = correct_rr(rr)
+    assert np.flatnonzero(flagged).tolist() == [60, 61, 62, 63]
+    assert np.allclose(fixed[64:], 2.0 / 3.0)
+    tr = HeartTracker()
+    tr.update(t, rr)
+    assert tr.state.hr_bpm == pytest.approx(90.0, rel=1e-9)
+    # a lone ectopic beat and its compensatory pause stay artifacts
+    rr2 = np.r_[np.full(30, 1.0), 0.6, 1.4, np.full(10, 1.0)]
+    assert np.flatnonzero(correct_rr(rr2)[1]).tolist() == [30, 31]

@@ -3,7 +3,10 @@
 Artifacts (ectopic, missed or extra beats, strap noise) are RR intervals outside
 0.27-2.0 s (30-220 beats/min) or more than ``max_jump`` (20 %) away from the median of
 the previous good intervals, the usual relative rule of Malik / Kubios-style correction.
-A flagged interval is replaced by that median. Heart rate is 60 / the mean corrected RR
+A flagged interval is replaced by that median. Five flagged intervals in a row that agree
+with each other (within ``max_jump`` of their own median) are a new level, not artifacts
+(a strap that reconnects after the heart rate moved): the fifth is kept and the level
+followed from then on. Heart rate is 60 / the mean corrected RR
 of the last ``hr_window_s``; RSA is the peak-to-trough amplitude (2·√2·SD, ms) of the
 corrected RR series in the breathing band over the ``rsa_window_s`` ending at the last
 whole ``rsa_every_s`` of beat time (so it is recomputed every few seconds, not every beat,
@@ -12,6 +15,7 @@ and the same however the beats are chunked).
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
@@ -23,6 +27,9 @@ from .filters import band_sos
 __all__ = ["HeartState", "HeartTracker", "correct_rr", "rsa_amplitude_ms"]
 
 RR_LIMITS_S = (0.27, 2.0)
+NEW_LEVEL_BEATS = 5
+"""This many intervals in a row off the recent level but agreeing with each other are a new
+level (the heart rate moved while a strap was off), not artifacts: followed from then on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +69,12 @@ def rsa_amplitude_ms(time_s: np.ndarray, rr_s: np.ndarray,
     return float(2.0 * np.sqrt(2.0) * yb.std() * 1000.0)
 
 
+def _median(values: list[float]) -> float:
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
+
+
 class HeartTracker:
     """Streaming heart rate and RSA from beat times and RR intervals.
 
@@ -85,6 +98,7 @@ class HeartTracker:
         self._rsa_end = float("nan")  # end of the window the current RSA is from
         self._rsa = float("nan")
         self._good: list[float] = []
+        self._off: list[float] = []  # the latest run of intervals off the recent level
         self._t: list[float] = []
         self._rr: list[float] = []  # corrected
         self._n = 0
@@ -98,13 +112,21 @@ class HeartTracker:
     def _correct(self, rr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         out = np.empty(len(rr))
         bad = np.zeros(len(rr), bool)
+        jump = self.max_jump
         for i, r in enumerate(rr.tolist()):
-            ref = float(np.median(self._good)) if len(self._good) >= 3 else float("nan")
-            ok = RR_LIMITS_S[0] <= r <= RR_LIMITS_S[1]  # False for NaN
-            if ok and not math.isnan(ref) and abs(r - ref) > self.max_jump * ref:
-                ok = False
+            ref = _median(self._good) if len(self._good) >= 3 else math.nan
+            in_range = RR_LIMITS_S[0] <= r <= RR_LIMITS_S[1]  # False for NaN
+            ok = in_range and (math.isnan(ref) or abs(r - ref) <= jump * ref)
             if ok:
+                self._off = []
                 self._good = (self._good + [r])[-self.history:]
+            elif in_range:  # off the recent level: an artifact, or a new level begins
+                self._off = (self._off + [r])[-NEW_LEVEL_BEATS:]
+                level = _median(self._off)
+                if len(self._off) == NEW_LEVEL_BEATS and all(
+                        abs(v - level) <= jump * level for v in self._off):
+                    self._good, self._off, ok = list(self._off), [], True
+            if ok:
                 out[i] = r
             else:
                 bad[i] = True
@@ -126,19 +148,19 @@ class HeartTracker:
         self._t += t[keep].tolist()
         self._rr += fixed[keep].tolist()
         keep_s = max(self.rsa_window_s + self.rsa_every_s, self.hr_window_s) + 1.0
-        horizon = self._t[-1] - keep_s if self._t else 0
-        while self._t and self._t[0] < horizon:
-            self._t.pop(0)
-            self._rr.pop(0)
-        tt, rr_c = np.array(self._t), np.array(self._rr)
-        if tt.size:
-            recent = rr_c[tt >= tt[-1] - self.hr_window_s]
-            hr = 60.0 / recent.mean()
-            end = math.floor(tt[-1] / self.rsa_every_s) * self.rsa_every_s
+        if self._t:
+            old = bisect.bisect_left(self._t, self._t[-1] - keep_s)
+            del self._t[:old], self._rr[:old]
+        if self._t:  # plain lists: a few beats per call, where numpy calls cost more
+            last = self._t[-1]
+            recent = self._rr[bisect.bisect_left(self._t, last - self.hr_window_s):]
+            hr = 60.0 * len(recent) / sum(recent)
+            end = math.floor(last / self.rsa_every_s) * self.rsa_every_s
             if end != self._rsa_end:
                 self._rsa_end = end
-                win = (tt > end - self.rsa_window_s) & (tt <= end)
-                self._rsa = rsa_amplitude_ms(tt[win], rr_c[win])
+                lo = bisect.bisect_right(self._t, end - self.rsa_window_s)
+                hi = bisect.bisect_right(self._t, end)
+                self._rsa = rsa_amplitude_ms(np.array(self._t[lo:hi]), np.array(self._rr[lo:hi]))
         else:
             hr = float("nan")
         self._state = HeartState(float(hr), self._rsa, self._n, self._n_bad / self._n)

@@ -94,10 +94,12 @@ class BeltDecoder(DeviceDecoder):
             if channel >= values.shape[1]:
                 continue
             value = values[:, channel].copy()
-            connected_now = np.ones(len(value), bool)
-            for change_s, connected in self._plug_changes.get(channel, ()):
-                connected_now[device_s >= change_s] = connected
-            value[~connected_now] = np.nan
+            changes = self._plug_changes.get(channel)
+            if changes:  # the state in force at each sample's own device time
+                connected_now = np.ones(len(value), bool)
+                for change_s, connected in changes:
+                    connected_now[device_s >= change_s] = connected
+                value[~connected_now] = np.nan
             out.append(BreathSamples(person, SignalKind.BELT, times, value, fs))
         return out
 
