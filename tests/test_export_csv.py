@@ -81,5 +81,5 @@ def test_analysing_the_exported_csv_agrees_with_analysing_the_session(csv_dir, g
         session["mean_relative_phase_deg"], abs=2.0)
     assert exported["leader"] == session["leader"] == "a"
     assert exported["lag_s"] == pytest.approx(session["lag_s"], abs=0.21)  # one 5-Hz lag step
-    for rate in ("rate_a_bpm", "rate_b_bpm"):
-        assert exported[rate] == pytest.approx(session[rate], abs=0.05)
+    for rate in ("rate_a_bpm", "rate_b_bpm"):  # from breath onsets, each found within a tick
+        assert exported[rate] == pytest.approx(session[rate], rel=0.015)

@@ -141,3 +141,24 @@ def test_a_batched_replay_gives_the_numbers_of_a_chunk_by_chunk_replay(gapped_se
         assert s1.time_s == s2.time_s and s1.leader == s2.leader
         assert np.allclose([s1.plv, s1.lag_s, s1.chance_plv95],
                            [s2.plv, s2.lag_s, s2.chance_plv95], atol=1e-9, equal_nan=True)
+
+
+def test_window_times_are_session_times_when_one_person_connects_late():
+    """B's strap comes 10 s after A's; at 100 s B turns to anti-phase. With a 60-s window
+    the alignment changes sign when half the window is anti-phase, at 130 s of session
+    time (not 120 s, as it would if windows counted from B's arrival)."""
+    fs = 25.0
+    t = np.arange(0, 200, 1 / fs)
+    xa = np.sin(2 * np.pi * 0.25 * t)
+    xb = np.where(t < 100, xa, -xa)
+    pipe = DyadPipeline(window_s=60.0)
+    for i in range(0, len(t), 5):
+        pipe.feed(BreathSamples("a", SignalKind.BELT, t[i:i + 5], xa[i:i + 5], fs))
+        late = t[i:i + 5] >= 10.0
+        if late.any():
+            pipe.feed(BreathSamples("b", SignalKind.BELT, t[i:i + 5][late], xb[i:i + 5][late], fs))
+    times = np.array([s.time_s for s in pipe.sync_history])
+    alignment = np.array([s.alignment for s in pipe.sync_history])
+    assert np.allclose(times, np.round(times))  # on whole seconds of session time
+    flipped = times[np.flatnonzero(alignment < 0)[0]]
+    assert flipped == pytest.approx(130.0, abs=2.0)

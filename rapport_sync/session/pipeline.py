@@ -231,10 +231,10 @@ class DyadPipeline:
         are filled with NaN so the dyad moves on.
     batch_s : float
         0 (live): every item is processed as it comes. Above 0 (replay, analysis):
-        breathing samples are held until those held span ``batch_s`` of session time and
-        then handed on as one block per person, which saves the per-call costs of
-        every stage for the same numbers (each stage gives the same output however its
-        input is chunked). Call :meth:`flush` after the last item.
+        breathing samples and beats are held until they span ``batch_s`` of session time
+        and then handed on, each person's breathing as one block, which saves the
+        per-call costs of every stage for the same numbers (each stage gives the same
+        output however its input is chunked). Call :meth:`flush` after the last item.
     """
 
     def __init__(self, window_s: float = 60.0, record: bool = False,
@@ -242,7 +242,8 @@ class DyadPipeline:
                  batch_s: float = 0.0) -> None:
         self.fs = fs
         self.batch_s = batch_s
-        self._held: dict[str, list[BreathSamples]] = {p: [] for p in PERSONS}
+        self._held: list[BreathSamples | HeartBeats] = []
+        self._held_kinds: dict[str, SignalKind] = {}
         self._held_since = math.inf  # session time of the oldest held sample
         self.people = {p: PersonChannel(p, fs) for p in PERSONS}
         if record:
@@ -254,33 +255,44 @@ class DyadPipeline:
         self.sync_history: list[SyncState] = []
 
     def feed(self, item: BreathSamples | HeartBeats | DeviceEvent) -> None:
-        if self.batch_s > 0:
-            if isinstance(item, BreathSamples) and item.person in self._held and len(item.time_s):
-                held = self._held[item.person]
-                if held and held[0].kind != item.kind:
-                    self.flush()
-                    held = self._held[item.person]
-                held.append(item)
-                self._held_since = min(self._held_since, float(item.time_s[0]))
-                if float(item.time_s[-1]) - self._held_since >= self.batch_s:
-                    self.flush()
-                return
-            if isinstance(item, HeartBeats):
-                self.flush()  # a person's beats come after the breathing held before them
-        self._feed(item)
+        if self.batch_s <= 0 or not isinstance(item, BreathSamples | HeartBeats) or not len(
+                item.time_s):
+            self._feed(item)
+            return
+        kinds = self._held_kinds
+        if isinstance(item, BreathSamples) and kinds.setdefault(item.person, item.kind) != item.kind:
+            self.flush()  # a second kind of breathing for a person is not merged with the first
+            kinds[item.person] = item.kind
+        self._held.append(item)
+        self._held_since = min(self._held_since, float(item.time_s[0]))
+        if float(item.time_s[-1]) - self._held_since >= self.batch_s:
+            self.flush()
 
     def flush(self) -> None:
-        """Hand on the breathing samples held for a batch (no-op when not batching)."""
-        blocks = []
-        for person, held in self._held.items():
-            if held:
-                blocks.append(held[0] if len(held) == 1 else BreathSamples(
-                    person, held[0].kind, np.concatenate([h.time_s for h in held]),
-                    np.concatenate([h.value for h in held]), held[0].rate_hz))
-                self._held[person] = []
+        """Hand on what is held for a batch (no-op when not batching): each person's
+        breathing as one block, at the place of its first held piece, and the beats in
+        the order they came (a person's first breathing still precedes later beats)."""
+        held, self._held = self._held, []
+        self._held_kinds = {}
         self._held_since = math.inf
-        for block in sorted(blocks, key=lambda b: float(b.time_s[0])):
-            self._feed(block)
+        pieces: dict[str, list[BreathSamples]] = {}
+        order: list[str | HeartBeats] = []
+        for item in held:
+            if isinstance(item, BreathSamples):
+                if item.person not in pieces:
+                    pieces[item.person] = []
+                    order.append(item.person)
+                pieces[item.person].append(item)
+            else:
+                order.append(item)
+        for entry in order:
+            if not isinstance(entry, str):
+                self._feed(entry)
+                continue
+            parts = pieces[entry]
+            self._feed(parts[0] if len(parts) == 1 else BreathSamples(
+                entry, parts[0].kind, np.concatenate([h.time_s for h in parts]),
+                np.concatenate([h.value for h in parts]), parts[0].rate_hz))
 
     def _feed(self, item: BreathSamples | HeartBeats | DeviceEvent) -> None:
         if isinstance(item, BreathSamples):
@@ -331,7 +343,9 @@ class DyadPipeline:
                 ch.grid(skip_to - n, np.full((n,) + ((3,) if ch.kind == SignalKind.ACCELEROMETER
                                                     else ()), np.nan))
         upto = max(min(ticks), lead - self.silent_ticks)
-        start = upto if self._dyad_tick is None else self._dyad_tick  # both people are there
+        # the dyad's samples are grid ticks from session time 0 (NaN before both people are
+        # there), so a window's time is session time whoever connected first
+        start = 0 if self._dyad_tick is None else self._dyad_tick
         if upto <= start:
             self._dyad_tick = start
             return
