@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal as sps
 
-from .events import BreathEvent, BreathEventDetector, BreathFlag, EventKind, median_of
-from .filters import Ring, SosFilter, band_sos, dominant_frequency
+from .events import BreathEvent, BreathEventDetector, BreathFlag, EventKind
+from .filters import Ring, SosFilter, band_sos, dominant_frequency, finite_median, median_of
 from .phase import CausalPhase, PhaseCalibration, band_width_for, in_band_snr_db
 from .quality import Quality, assess_quality, clipped_fraction, has_motion, is_flat
 
@@ -293,9 +293,7 @@ class BreathTracker:
                 and (self._n // self._hop) % self._calib_every == 0):
             past = self._live.last(min(self._phase_pushed, self._live.capacity))
             self._calib.learn(past[:, 2], past[:, 3])
-        env = live30[:, 1]
-        env = env[np.isfinite(env)]
-        self._env_ref = float(np.median(env)) if env.size else float("nan")
+        self._env_ref = finite_median(live30[:, 1])
         self._state = self._make_state(raw10, clean30[-int(3 * fs):], f0)
         self._phase_ok = self._state.quality.usable and not self._state.apnea
 
@@ -316,7 +314,7 @@ class BreathTracker:
                 d = d @ self._axis if self._axis is not None else np.zeros(len(d))
             d = np.abs(d[np.isfinite(d)])
             if d.size:
-                step, floor = float(d.max()), float(np.median(d))
+                step, floor = float(d.max()), finite_median(d)
         quality = assess_quality(
             missing_fraction=missing, flat=is_flat(raw10[-int(5 * fs):]),
             clipped=clipped_fraction(raw10), motion=has_motion(clean3, step, det.depth_ref, floor),

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .filters import median_of
+
 __all__ = ["BreathEvent", "BreathEventDetector", "BreathFlag", "EventKind", "find_breath_events"]
 
 
@@ -187,15 +189,6 @@ class BreathEventDetector:
         if np.isfinite(depth) and 0 < depth < self.depth_ref:
             self.depths = []
             self.depth_ref = float(depth)
-
-
-def median_of(values: list[float]) -> float:
-    """Median of a short list (NaN if empty) without numpy's per-call overhead."""
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    m = len(s) // 2
-    return s[m] if len(s) % 2 else 0.5 * (s[m - 1] + s[m])
 
 
 def find_breath_events(x: np.ndarray, fs: float, **options: float) -> list[BreathEvent]:

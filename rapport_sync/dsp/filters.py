@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import cmath
+import math
 from functools import lru_cache
 
 import numpy as np
 from scipy import signal as sps
 
-__all__ = ["BREATH_RATE_LIMITS_HZ", "Ring", "band_sos", "dominant_frequency", "wrap"]
+__all__ = ["BREATH_RATE_LIMITS_HZ", "Ring", "band_sos", "dominant_frequency", "finite_median",
+           "median_of", "wrap"]
 
 BREATH_RATE_LIMITS_HZ = (4.0 / 60.0, 40.0 / 60.0)
 """Adults breathe roughly 4-40 breaths/min; nothing in this band is ever filtered away."""
@@ -25,12 +28,36 @@ def band_sos(lo_hz: float, hi_hz: float, fs: float, order: int = 2) -> np.ndarra
 
 
 def sos_response(sos: np.ndarray, f_hz: float, fs: float) -> complex:
-    """Complex frequency response of second-order sections at one frequency."""
-    z1 = np.exp(-2j * np.pi * f_hz / fs)
+    """Complex frequency response of second-order sections at one frequency (plain
+    complex arithmetic: it runs every second per person, where numpy calls cost more)."""
+    z1 = cmath.exp(-2j * math.pi * f_hz / fs)
     z2 = z1 * z1
-    num = sos[:, 0] + sos[:, 1] * z1 + sos[:, 2] * z2
-    den = sos[:, 3] + sos[:, 4] * z1 + sos[:, 5] * z2
-    return complex(np.prod(num / den))
+    h = 1.0 + 0j
+    for b0, b1, b2, a0, a1, a2 in np.asarray(sos, dtype=float).tolist():
+        h *= (b0 + b1 * z1 + b2 * z2) / (a0 + a1 * z1 + a2 * z2)
+    return h
+
+
+def median_of(values: list[float]) -> float:
+    """Median of a short list (NaN if empty) without numpy's per-call overhead."""
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    m = len(s) // 2
+    return s[m] if len(s) % 2 else 0.5 * (s[m - 1] + s[m])
+
+
+def finite_median(x: np.ndarray) -> float:
+    """Median of the finite values of a 1-D array (NaN if none), by one partition."""
+    x = x[np.isfinite(x)]
+    n = len(x)
+    if n == 0:
+        return float("nan")
+    k = n // 2
+    if n % 2:
+        return float(np.partition(x, k)[k])
+    part = np.partition(x, (k - 1, k))
+    return 0.5 * float(part[k - 1] + part[k])
 
 
 class SosFilter:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal as sps
 
-from .filters import band_sos
+from .filters import band_sos, median_of
 
 __all__ = ["HeartState", "HeartTracker", "correct_rr", "rsa_amplitude_ms"]
 
@@ -69,12 +69,6 @@ def rsa_amplitude_ms(time_s: np.ndarray, rr_s: np.ndarray,
     return float(2.0 * np.sqrt(2.0) * yb.std() * 1000.0)
 
 
-def _median(values: list[float]) -> float:
-    v = sorted(values)
-    n = len(v)
-    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
-
-
 class HeartTracker:
     """Streaming heart rate and RSA from beat times and RR intervals.
 
@@ -114,7 +108,7 @@ class HeartTracker:
         bad = np.zeros(len(rr), bool)
         jump = self.max_jump
         for i, r in enumerate(rr.tolist()):
-            ref = _median(self._good) if len(self._good) >= 3 else math.nan
+            ref = median_of(self._good) if len(self._good) >= 3 else math.nan
             in_range = RR_LIMITS_S[0] <= r <= RR_LIMITS_S[1]  # False for NaN
             ok = in_range and (math.isnan(ref) or abs(r - ref) <= jump * ref)
             if ok:
@@ -122,7 +116,7 @@ class HeartTracker:
                 self._good = (self._good + [r])[-self.history:]
             elif in_range:  # off the recent level: an artifact, or a new level begins
                 self._off = (self._off + [r])[-NEW_LEVEL_BEATS:]
-                level = _median(self._off)
+                level = median_of(self._off)
                 if len(self._off) == NEW_LEVEL_BEATS and all(
                         abs(v - level) <= jump * level for v in self._off):
                     self._good, self._off, ok = list(self._off), [], True

@@ -270,9 +270,11 @@ class PhaseCalibration:
         for i, p in enumerate(phase):
             if math.isnan(p):
                 continue
-            c = a0
-            for k, (a, b) in pairs:
-                c += a * cos(k * p) + b * sin(k * p)
+            c1, s1 = cos(p), sin(p)
+            ck, sk, c = 1.0, 0.0, a0
+            for _, (a, b) in pairs:  # cos kp, sin kp by rotating one step of p at a time
+                ck, sk = ck * c1 - sk * s1, sk * c1 + ck * s1
+                c += a * ck + b * sk
             v = p + min(max(c, -lim), lim)
             out[i] = v - 2 * pi if v > pi else v + 2 * pi if v <= -pi else v
         return out
