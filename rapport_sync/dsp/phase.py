@@ -198,6 +198,17 @@ class CausalPhase:
         return phase, env
 
 
+@lru_cache(maxsize=8)
+def _reference_gain(n: int, fs: float) -> np.ndarray:
+    """The reference's zero-phase band-pass and Hilbert transform as one FFT gain: the
+    squared magnitude of the band (what ``sosfiltfilt`` applies) on positive frequencies,
+    doubled, none on negative ones. Away from the ends of the buffer it gives the
+    reference phase of :func:`reference_phase` at a tenth of the cost."""
+    f = np.fft.fftfreq(n, 1.0 / fs)
+    _, h = sps.sosfreqz(band_sos(*REFERENCE_BAND_HZ, fs), worN=np.abs(f), fs=fs)
+    return np.where(f > 0, 2.0, 0.0) * np.abs(h) ** 2
+
+
 def _harmonics(phi: np.ndarray, order: int) -> np.ndarray:
     cols = [np.ones_like(phi)]
     for k in range(1, order + 1):
@@ -234,12 +245,13 @@ class PhaseCalibration:
         self.coef: np.ndarray = np.zeros(k)
         self._coef: list[float] = []  # the same as plain floats, empty until learned
         self._pairs: list[tuple[int, tuple[float, float]]] = []
+        self.weight = 1.0  # share of the learned correction applied
 
     def learn(self, y: np.ndarray, phase: np.ndarray) -> None:
         """Fit on a past buffer: ``y`` the drift-free input, ``phase`` the raw causal phase."""
         if len(y) < 2 * self.edge + 10 * self.fs or not np.isfinite(y).all():
             return
-        ref = reference_phase(y, self.fs)
+        ref = np.angle(np.fft.ifft(np.fft.fft(y - y.mean()) * _reference_gain(len(y), self.fs)))
         sl = slice(self.edge, len(y) - self.edge)
         p, r = phase[sl], ref[sl]
         ok = np.isfinite(p) & np.isfinite(r)
@@ -262,7 +274,7 @@ class PhaseCalibration:
 
     def apply_list(self, phase: list[float]) -> list[float]:
         """:meth:`apply` on a plain list (the live path)."""
-        if not self._coef:
+        if not self._coef or self.weight <= 0.0:
             return phase
         a0, pairs, lim = self._coef[0], self._pairs, self.max_correction
         out = list(phase)
@@ -275,7 +287,7 @@ class PhaseCalibration:
             for _, (a, b) in pairs:  # cos kp, sin kp by rotating one step of p at a time
                 ck, sk = ck * c1 - sk * s1, sk * c1 + ck * s1
                 c += a * ck + b * sk
-            v = p + min(max(c, -lim), lim)
+            v = p + self.weight * min(max(c, -lim), lim)
             out[i] = v - 2 * pi if v > pi else v + 2 * pi if v <= -pi else v
         return out
 
