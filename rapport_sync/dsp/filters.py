@@ -27,13 +27,13 @@ def band_sos(lo_hz: float, hi_hz: float, fs: float, order: int = 2) -> np.ndarra
     return np.asarray(sps.butter(order, [lo, hi], btype="bandpass", fs=fs, output="sos"))
 
 
-def sos_response(sos: np.ndarray, f_hz: float, fs: float) -> complex:
+def sos_response(sos: np.ndarray | list[list[float]], f_hz: float, fs: float) -> complex:
     """Complex frequency response of second-order sections at one frequency (plain
     complex arithmetic: it runs every second per person, where numpy calls cost more)."""
     z1 = cmath.exp(-2j * math.pi * f_hz / fs)
     z2 = z1 * z1
     h = 1.0 + 0j
-    for b0, b1, b2, a0, a1, a2 in np.asarray(sos, dtype=float).tolist():
+    for b0, b1, b2, a0, a1, a2 in (sos.tolist() if isinstance(sos, np.ndarray) else sos):
         h *= (b0 + b1 * z1 + b2 * z2) / (a0 + a1 * z1 + a2 * z2)
     return h
 

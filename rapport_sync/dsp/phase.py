@@ -24,6 +24,7 @@ Butterworth, ``sosfiltfilt``) and ``scipy.signal.hilbert`` over the whole record
 
 from __future__ import annotations
 
+import cmath
 import math
 from functools import lru_cache
 
@@ -154,14 +155,14 @@ class CausalPhase:
                 self._filter = SosFilter(self.sos)
             else:
                 self._filter.set_sos(self.sos)
-        self._rotation = complex(np.exp(-1j * self._calibration()))
+        self._rotation = cmath.exp(-1j * self._calibration())
 
     def _calibration(self) -> float:
         """Phase (rad) the filter chain adds at the tracked rate, minus the half-sample step."""
         h = sos_response(self.sos, self.f0_hz, self.fs)
         if self._pre is not None:
             h *= sos_response(self._pre, self.f0_hz, self.fs)
-        return float(np.angle(h) - np.pi * self.f0_hz / self.fs)
+        return cmath.phase(h) - math.pi * self.f0_hz / self.fs
 
     def reset(self) -> None:
         """Forget the filter state (after a long gap)."""
