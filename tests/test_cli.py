@@ -139,6 +139,19 @@ def wait_for_chunks(path: Path, n: int, proc: subprocess.Popen, timeout: float =
     raise AssertionError(f"fewer than {n} chunks stored in {timeout} s")
 
 
+def test_the_closing_summary_counts_every_window_of_a_long_session(tmp_path):
+    """15 simulated minutes: the summary judges all ~840 one-second windows, not only the
+    newest 600 that a display keeps."""
+    import re
+
+    run = cli("demo", "--headless", "--duration", "900", "--speed", "100",
+              "--out", str(tmp_path / "long.rapport"))
+    assert run.returncode == 0, run.stderr
+    judged = re.search(r"above chance in (\d+)/(\d+) windows", run.stdout)
+    assert judged is not None, run.stdout
+    assert 800 <= int(judged.group(2)) <= 841  # windows end at 60, 61, ... 900 s
+
+
 def test_sigkill_loses_at_most_the_last_commit(tmp_path):
     """Killed mid-session: every chunk that reached the session more than the commit
     interval (0.5 s) plus 1 s of scheduling slack before the kill is in the file; the

@@ -368,9 +368,12 @@ class LiveSession:
             log.debug("session error: %s", message)
 
     # -- snapshots for displays -------------------------------------------------------
-    def snapshot(self, history: int = 600, span_s: float | None = None) -> SessionSnapshot:
-        """Copies of the latest state for a display. ``span_s`` limits the traces to the last
-        so many seconds (what a window shows; 0 for a text view); None copies all."""
+    def snapshot(self, history: int | None = 600, span_s: float | None = None
+                 ) -> SessionSnapshot:
+        """Copies of the latest state for a display. ``history`` limits the synchrony
+        windows to the newest so many (None: all, for a summary of the whole session);
+        ``span_s`` limits the traces to the last so many seconds (what a window shows; 0
+        for a text view); None copies all."""
         since = None if span_s is None else self.elapsed_s - span_s
         with self._lock:
             people = {}
@@ -381,7 +384,8 @@ class LiveSession:
                     self._link[p])
             return SessionSnapshot(
                 self.elapsed_s, people, self.pipeline.sync,
-                list(self.pipeline.sync_history[-history:]), list(self._markers),
+                list(self.pipeline.sync_history[-history:] if history is not None
+                     else self.pipeline.sync_history), list(self._markers),
                 self.writer is not None and not self.writer.closed and self.error is None,
                 self.writer.n_chunks if self.writer else 0, list(self._events), self.error,
                 self.processing_errors)

@@ -406,7 +406,7 @@ def run_monitor(session: LiveSession, args: argparse.Namespace) -> int:
     if window.state == "ready":
         print("nothing was recorded")
         return 0
-    print("\n".join(format_summary(session.snapshot(span_s=0.0), str(session.path))))
+    print("\n".join(format_summary(session.snapshot(history=None, span_s=0.0), str(session.path))))
     if session.error:
         print(f"rapport-sync: error: {session.error}", file=sys.stderr)
         return 1

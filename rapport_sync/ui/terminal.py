@@ -153,7 +153,7 @@ def run_terminal_view(session: LiveSession, duration_s: float | None = None,
             publisher.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    snap = session.snapshot(span_s=0.0)
+    snap = session.snapshot(history=None, span_s=0.0)
     out.write("\n".join(format_summary(snap, str(session.path))) + "\n")
     if session.error:
         print(f"rapport-sync: error: {session.error}", file=sys.stderr)
