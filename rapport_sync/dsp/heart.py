@@ -20,9 +20,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal as sps
 
-from .filters import band_sos, median_of
+from .filters import band_sos, median_of, zero_phase
 
 __all__ = ["HeartState", "HeartTracker", "correct_rr", "rsa_amplitude_ms"]
 
@@ -65,7 +64,7 @@ def rsa_amplitude_ms(time_s: np.ndarray, rr_s: np.ndarray,
     grid = np.arange(t[0], t[-1], 1.0 / resample_hz)
     y = np.interp(grid, t, rr)
     sos = band_sos(band_hz[0], band_hz[1], resample_hz)
-    yb = sps.sosfiltfilt(sos, y - y.mean())
+    yb = zero_phase(sos, y - y.mean())
     return float(2.0 * np.sqrt(2.0) * yb.std() * 1000.0)
 
 
