@@ -34,10 +34,11 @@ class ClockFit:
         return self.drift * 1e6
 
 
-def _lower_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _lower_hull(x: np.ndarray | list[float], y: np.ndarray | list[float]) -> np.ndarray:
     """Indices of the lower convex hull of points sorted by x (monotone chain)."""
     hull: list[int] = []
-    for i in range(len(x)):
+    x, y = np.asarray(x, dtype=float).tolist(), np.asarray(y, dtype=float).tolist()
+    for i in range(len(x)):  # plain floats: numpy scalars would cost ten times more
         while len(hull) >= 2:
             j, k = hull[-2], hull[-1]
             cross = (x[k] - x[j]) * (y[i] - y[j]) - (y[k] - y[j]) * (x[i] - x[j])
