@@ -140,7 +140,7 @@ def _second_order(f0_hz: float, fs: float, width: float = 0.0) -> np.ndarray:
     return band_sos(lo, hi, fs)
 
 
-def _narrowest(snr_db: float) -> float:
+def _narrowest(snr_db: float, current: float | None = None) -> float:
     return 0.0
 
 
@@ -176,6 +176,12 @@ def test_the_band_narrows_for_noisy_breathing_and_widens_for_clean() -> None:
         # sine power 0.5 over the band's bins vs white noise density 2 sigma^2 / fs per bin
         expected = 10 * np.log10(0.5 * len(t) / (2 * sigma**2 * bins))
         assert phase_module.in_band_snr_db(x, FS, 0.25) == pytest.approx(expected, abs=1.0)
+    lo, hi = phase_module.CLEAN_SNR_DB
+    at = lambda steps: lo + (hi - lo) * steps / phase_module.WIDTH_STEPS  # noqa: E731
+    assert phase_module.band_width_for(at(1.6)) == 0.5  # nearest step
+    assert phase_module.band_width_for(at(1.6), current=0.25) == 0.25  # not far enough
+    assert phase_module.band_width_for(at(1.8), current=0.25) == 0.5
+    assert phase_module.band_width_for(float("nan"), current=1.0) == 0.0  # unknown: narrow
     widths = {}
     for noise in (0.01, 0.3):
         rec = simulate_dyad(120, FS, seed=2, a=PersonParams(noise=noise),

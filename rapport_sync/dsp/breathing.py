@@ -347,7 +347,7 @@ class BreathTracker:
             if self._axis is None:
                 return 0.0
             raw = raw @ self._axis
-        return band_width_for(in_band_snr_db(raw, self.fs, self._f0_spec))
+        return band_width_for(in_band_snr_db(raw, self.fs, self._f0_spec), self._band_width)
 
     def _update_axis(self) -> None:
         raw = self._raw.last(int(60 * self.fs))

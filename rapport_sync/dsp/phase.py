@@ -100,13 +100,19 @@ def in_band_snr_db(x: np.ndarray, fs: float, f0_hz: float) -> float:
     return 10.0 * math.log10(power / max(density * band.sum(), power * 1e-12))
 
 
-def band_width_for(snr_db: float) -> float:
-    """Live band width (0 narrow ... 1 wide, in quarter steps) for an in-band SNR."""
+def band_width_for(snr_db: float, current: float | None = None) -> float:
+    """Live band width (0 narrow ... 1 wide, in quarter steps) for an in-band SNR.
+
+    With the ``current`` width, a change needs the SNR three quarters of a step away
+    from it (a step is 2.5 dB), not half: an SNR near a step edge would otherwise flip
+    the width every few seconds, and each change is a small transient in the phase."""
     if not math.isfinite(snr_db):
         return 0.0
     lo, hi = CLEAN_SNR_DB
-    w = min(max((snr_db - lo) / (hi - lo), 0.0), 1.0)
-    return round(w * WIDTH_STEPS) / WIDTH_STEPS
+    steps = min(max((snr_db - lo) / (hi - lo), 0.0), 1.0) * WIDTH_STEPS
+    if current is not None and abs(steps - current * WIDTH_STEPS) < 0.75:
+        return current
+    return round(steps) / WIDTH_STEPS
 
 
 _F0_STEP = 2.0 ** (1.0 / 24.0)  # the band moves in quarter-tone steps, not every second
