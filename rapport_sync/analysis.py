@@ -99,8 +99,17 @@ def _beats_from_column(t: np.ndarray, rr: np.ndarray) -> tuple[np.ndarray, np.nd
     return t[new], rr[new]
 
 
-def _replay_person(x: np.ndarray, fs: float, kind: str) -> dict[str, Any]:
-    tr = BreathTracker(fs, kind, max_events=10**7)
+def _row_rate_hz(t: np.ndarray, v: np.ndarray) -> float | None:
+    """Sampling rate of a column: rows where it has values, median step."""
+    ok = np.isfinite(np.asarray(v, dtype=float).reshape(len(t), -1)).all(axis=1) & np.isfinite(t)
+    step = np.diff(t[ok])
+    step = step[step > 0]
+    return float(1.0 / np.median(step)) if step.size else None
+
+
+def _replay_person(x: np.ndarray, fs: float, kind: str, source_rate_hz: float | None = None
+                   ) -> dict[str, Any]:
+    tr = BreathTracker(fs, kind, max_events=10**7, source_rate_hz=source_rate_hz)
     hop = int(fs)  # one second per call, as a session would deliver it
     sig, pha, states = [], [], []
     for i in range(0, len(x), hop):
@@ -204,7 +213,8 @@ def analyze_arrays(time_s: np.ndarray, a_resp: np.ndarray, b_resp: np.ndarray, *
                    n_surrogates: int = 200, seed: int = 0, max_lag_s: float = 3.0,
                    max_iaaft: int = 200,
                    progress: Callable[[int, int], None] | None = None,
-                   pool: Sequence[np.ndarray] = ()) -> dict[str, Any]:
+                   pool: Sequence[np.ndarray] = (), source_rate_a_hz: float | None = None,
+                   source_rate_b_hz: float | None = None) -> dict[str, Any]:
     """Full offline analysis of one dyad (see module docstring); returns a JSON-ready dict.
 
     ``time_s`` are seconds; the breathing columns may be at any rate (they are put on
@@ -213,6 +223,8 @@ def analyze_arrays(time_s: np.ndarray, a_resp: np.ndarray, b_resp: np.ndarray, *
     IAAFT surrogates (the costly type: an iterated FFT per surrogate) are capped at
     ``max_iaaft``; the ``n`` of each type is reported. ``pool`` holds other people's
     phases (:func:`pseudo_dyad_pool`); with it, ``pseudo_dyad`` surrogates are added.
+    ``source_rate_a_hz``/``source_rate_b_hz``: the devices' own sampling rates (default:
+    the rows' rate where that column has values), which the live phase band depends on.
     """
     fs = ANALYSIS_RATE_HZ
     t = np.asarray(time_s, dtype=float)
@@ -223,7 +235,10 @@ def analyze_arrays(time_s: np.ndarray, a_resp: np.ndarray, b_resp: np.ndarray, *
         raise ConfigError(f"recording is {grid[-1] - grid[0]:.0f} s long; need at least two "
                           f"windows ({2 * window_s:.0f} s)")
     xa, xb = (_to_grid(t, np.asarray(v, float), grid) for v in (a_resp, b_resp))
-    live = {p: _replay_person(x, fs, k) for p, x, k in (("a", xa, kind_a), ("b", xb, kind_b))}
+    rates = {p: r or _row_rate_hz(t, v) for p, r, v in (("a", source_rate_a_hz, a_resp),
+                                                          ("b", source_rate_b_hz, b_resp))}
+    live = {p: _replay_person(x, fs, k, rates[p])
+            for p, x, k in (("a", xa, kind_a), ("b", xb, kind_b))}
     dy = DyadTracker(fs, window_s, max_lag_s=max_lag_s, history_len=len(grid))
     for i in range(0, len(grid), int(fs)):
         s = slice(i, i + int(fs))
@@ -343,12 +358,15 @@ def replay_arrays(rep: Any) -> dict[str, Any]:
             raise SessionFileError(f"{rep.path}: person {p.upper()} has no breathing data")
         arrays[f"{p}_t"], arrays[f"{p}_x"] = tr.raw_time_s, tr.raw_value
         arrays[f"kind_{p}"] = str(tr.kind)
+        arrays[f"source_rate_{p}_hz"] = tr.raw_rate_hz
         arrays[f"{p}_beats"] = (tr.beat_time_s, tr.rr_s)
     t0 = max(arrays["a_t"][0], arrays["b_t"][0])
     t1 = min(arrays["a_t"][-1], arrays["b_t"][-1])
     grid = np.arange(t0, t1, 1.0 / ANALYSIS_RATE_HZ)
     out: dict[str, Any] = {"time_s": grid, "kind_a": arrays["kind_a"],
-                           "kind_b": arrays["kind_b"]}
+                           "kind_b": arrays["kind_b"],
+                           "source_rate_a_hz": arrays["source_rate_a_hz"],
+                           "source_rate_b_hz": arrays["source_rate_b_hz"]}
     for p in ("a", "b"):
         out[f"{p}_resp"] = _to_grid(arrays[f"{p}_t"], arrays[f"{p}_x"], grid)
         bt, brr = arrays[f"{p}_beats"]

@@ -82,17 +82,31 @@ def test_heart_rate_is_the_last_ten_seconds_of_a_long_session() -> None:
 
 
 def test_a_new_heart_rate_level_after_a_dropout_is_followed_not_corrected_away() -> None:
-    """A strap off for a while, back when the heart beats 33 % faster: the first four
+    """A strap off for 40 s, back when the heart beats 33 % faster: the first four
     intervals at the new level are flagged (causally, they could be artifacts), the fifth
     starts the new level, and the rate is 90/min, not the old 60/min held for ever."""
     rr = np.r_[np.full(60, 1.0), np.full(30, 2.0 / 3.0)]
     t = np.cumsum(rr) + np.r_[np.zeros(60), np.full(30, 40.0)]  # 40 s without beats
-    fixed, flagged = correct_rr(rr)
+    fixed, flagged = correct_rr(rr, t)
     assert np.flatnonzero(flagged).tolist() == [60, 61, 62, 63]
     assert np.allclose(fixed[64:], 2.0 / 3.0)
     tr = HeartTracker()
     tr.update(t, rr)
     assert tr.state.hr_bpm == pytest.approx(90.0, rel=1e-9)
-    # a lone ectopic beat and its compensatory pause stay artifacts
+    assert np.array_equal(correct_rr(rr)[1], np.arange(90) >= 60)  # without times: no pause known
+
+
+def test_missed_beats_without_a_pause_stay_artifacts() -> None:
+    """A strap that misses every other beat for 8 beats (RR 2 s, inside the plausible
+    range, and agreeing with each other) does not halve the heart rate; nor do a lone
+    ectopic beat and its compensatory pause."""
+    rr = np.r_[np.full(60, 1.0), np.full(8, 2.0), np.full(20, 1.0)]
+    t = np.cumsum(rr)
+    fixed, flagged = correct_rr(rr, t)
+    assert np.flatnonzero(flagged).tolist() == list(range(60, 68))
+    tr = HeartTracker()
+    for k in range(len(t)):
+        tr.update(t[k:k + 1], rr[k:k + 1])
+        assert tr.state.hr_bpm == pytest.approx(60.0, rel=1e-9)
     rr2 = np.r_[np.full(30, 1.0), 0.6, 1.4, np.full(10, 1.0)]
-    assert np.flatnonzero(correct_rr(rr2)[1]).tolist() == [30, 31]
+    assert np.flatnonzero(correct_rr(rr2, np.cumsum(rr2))[1]).tolist() == [30, 31]

@@ -162,3 +162,59 @@ def test_window_times_are_session_times_when_one_person_connects_late():
     assert np.allclose(times, np.round(times))  # on whole seconds of session time
     flipped = times[np.flatnonzero(alignment < 0)[0]]
     assert flipped == pytest.approx(130.0, abs=2.0)
+
+
+def test_batching_keeps_a_partner_who_breathes_by_heart_beats_in_step():
+    """A on a belt, B with a heart-rate strap only (breathing from RR, beats notified once a
+    second, some missed so an RR is 2 s): batched feeding gives the numbers of feeding
+    each item as it came, with B's breathing never filled in as silent too early."""
+    from rapport_sync.dsp.simulate import PersonParams, simulate_dyad
+    from rapport_sync.samples import HeartBeats
+
+    fs = 50.0
+    rec = simulate_dyad(300.0, fs=fs, seed=1, b=PersonParams(heart_rate_bpm=55.0))
+    t = rec.time_s
+    items = [(t[i + 4] + 0.01, BreathSamples("a", SignalKind.BELT, t[i:i + 5],
+                                             rec.a.belt[i:i + 5], fs))
+             for i in range(0, len(t) - 4, 5)]
+    beats = rec.b.beat_times_s[np.random.default_rng(5).random(len(rec.b.beat_times_s)) > 0.05]
+    rr = np.r_[np.nan, np.diff(beats)]
+    for k in np.arange(1.0, 300.0):
+        sel = (beats > k - 1) & (beats <= k)
+        if sel.any():
+            items.append((k + 0.02, HeartBeats("b", beats[sel], rr[sel])))
+    items.sort(key=lambda pair: pair[0])
+    runs = []
+    for batch_s in (0.0, 1.0):
+        pipe = DyadPipeline(window_s=60.0, record=True, batch_s=batch_s)
+        for _, item in items:
+            pipe.feed(item)
+        pipe.flush()
+        runs.append(pipe)
+    live, batched = runs
+    assert live.people["b"].kind == batched.people["b"].kind == SignalKind.RR_DERIVED
+    for p in ("a", "b"):
+        x, y = (np.concatenate([part[2] for part in r.people[p].recorder]) for r in runs)
+        assert len(x) == len(y) and np.isnan(x).sum() == np.isnan(y).sum()
+        assert np.allclose(x, y, atol=1e-9, equal_nan=True)
+    assert len(live.sync_history) == len(batched.sync_history) > 200
+    assert all(np.allclose([s1.plv, s1.lag_plv], [s2.plv, s2.lag_plv], atol=1e-9, equal_nan=True)
+               for s1, s2 in zip(live.sync_history, batched.sync_history))
+
+
+def test_a_failing_piece_of_a_batch_does_not_take_the_others_with_it(monkeypatch):
+    fs = 25.0
+    t = np.arange(0, 4, 1 / fs)
+    pipe = DyadPipeline(batch_s=10.0, record=True)
+    for i in range(0, len(t), 5):
+        for p in ("b", "a"):
+            pipe.feed(BreathSamples(p, SignalKind.BELT, t[i:i + 5], np.sin(t[i:i + 5]), fs))
+    assert pipe.people["a"].recorder == []  # all still held
+
+    def broken(first, x):
+        raise RuntimeError("analysis bug")
+
+    monkeypatch.setattr(pipe.people["b"], "grid", broken)
+    with pytest.raises(RuntimeError, match="analysis bug"):
+        pipe.flush()
+    assert sum(len(part[1]) for part in pipe.people["a"].recorder) >= 3.9 * fs  # A's block went in

@@ -44,6 +44,7 @@ BASELINE_CUTOFF_HZ = 0.005  # displayed signal and events: slow enough that a 20
 # stays a plateau instead of relaxing into a false breath
 CLEAN_LOWPASS_HZ = 1.0  # the displayed signal: cardiac ripple mostly out, no breath cut
 KINDS = ("belt", "acc", "edr", "rr")
+MIN_WIDE_SOURCE_HZ = 20.0  # slower sources keep the narrowest live phase band
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,15 +91,22 @@ class BreathTracker:
         off, the phase is the plain rate-centred band-pass + quadrature.
     calibrate_every_s : float
         Cadence of that learning.
+    source_rate_hz : float, optional
+        Sampling rate of the device before it was put on the grid (default: the grid
+        rate). The live band is widened only for sources sampled at
+        :data:`MIN_WIDE_SOURCE_HZ` or faster: slower ones carry no noise above 2 Hz that
+        could show how much noise a wider band would let in.
     """
 
     def __init__(self, fs: float = 25.0, kind: str = "belt", control_every_s: float = 1.0,
                  max_events: int = 1000, calibrate: bool = True,
-                 calibrate_every_s: float = 20.0) -> None:
+                 calibrate_every_s: float = 20.0, source_rate_hz: float | None = None) -> None:
         kind = str(kind)
         if kind not in KINDS:
             raise ValueError(f"unknown breathing source kind {kind!r}; use one of {KINDS}")
         self.fs, self.kind = float(fs), kind
+        known = source_rate_hz is not None and math.isfinite(source_rate_hz) and source_rate_hz > 0
+        self.source_rate_hz = float(source_rate_hz) if known else self.fs  # type: ignore[arg-type]
         self._width = 3 if kind == "acc" else None
         self._hop = max(1, round(control_every_s * fs))
         self._hp_sos = np.asarray(sps.butter(1, DRIFT_CUTOFF_HZ, "highpass", fs=fs, output="sos"))
@@ -340,14 +348,16 @@ class BreathTracker:
         """Live band width for the noise of the last 30 s of raw input (narrowest for
         the weak heart-derived sources, whose slow non-breathing variation a wide band
         would let in)."""
-        if self.kind in ("rr", "edr") or not np.isfinite(self._f0_spec):
+        if (self.kind in ("rr", "edr") or not np.isfinite(self._f0_spec)
+                or self.source_rate_hz < MIN_WIDE_SOURCE_HZ):
             return 0.0
         raw = self._raw.last(int(30 * self.fs))
         if self._width is not None:
             if self._axis is None:
                 return 0.0
             raw = raw @ self._axis
-        return band_width_for(in_band_snr_db(raw, self.fs, self._f0_spec), self._band_width)
+        top = 0.4 * min(self.source_rate_hz, self.fs) if self.source_rate_hz < self.fs else None
+        return band_width_for(in_band_snr_db(raw, self.fs, self._f0_spec, top), self._band_width)
 
     def _update_axis(self) -> None:
         raw = self._raw.last(int(60 * self.fs))
@@ -407,9 +417,10 @@ def _lowpass_delay_s(sos: np.ndarray, fs: float) -> float:
     return float(-np.diff(np.unwrap(np.angle(h)))[0] / (2 * np.pi * (w[1] - w[0])))
 
 
-def track_breathing(x: np.ndarray, fs: float = 25.0, kind: str = "belt"
+def track_breathing(x: np.ndarray, fs: float = 25.0, kind: str = "belt",
+                    source_rate_hz: float | None = None
                     ) -> tuple[BreathOutput, list[BreathEvent], BreathState]:
     """Batch form of :class:`BreathTracker`: signal, phase, all events and final state."""
-    tr = BreathTracker(fs, kind, max_events=10**7)
+    tr = BreathTracker(fs, kind, max_events=10**7, source_rate_hz=source_rate_hz)
     out = tr.update(x)
     return out, list(tr.events), tr.state

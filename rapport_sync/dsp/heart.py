@@ -3,10 +3,10 @@
 Artifacts (ectopic, missed or extra beats, strap noise) are RR intervals outside
 0.27-2.0 s (30-220 beats/min) or more than ``max_jump`` (20 %) away from the median of
 the previous good intervals, the usual relative rule of Malik / Kubios-style correction.
-A flagged interval is replaced by that median. Five flagged intervals in a row that agree
-with each other (within ``max_jump`` of their own median) are a new level, not artifacts
-(a strap that reconnects after the heart rate moved): the fifth is kept and the level
-followed from then on. Heart rate is 60 / the mean corrected RR
+A flagged interval is replaced by that median. After a pause of more than 5 s in the beats
+(a strap off), five flagged intervals in a row that agree with each other (within
+``max_jump`` of their own median) are a new level, not artifacts (the heart rate moved
+while the strap was off): the fifth is kept and the level followed from then on. Heart rate is 60 / the mean corrected RR
 of the last ``hr_window_s``; RSA is the peak-to-trough amplitude (2·√2·SD, ms) of the
 corrected RR series in the breathing band over the ``rsa_window_s`` ending at the last
 whole ``rsa_every_s`` of beat time (so it is recomputed every few seconds, not every beat,
@@ -27,8 +27,11 @@ __all__ = ["HeartState", "HeartTracker", "correct_rr", "rsa_amplitude_ms"]
 
 RR_LIMITS_S = (0.27, 2.0)
 NEW_LEVEL_BEATS = 5
-"""This many intervals in a row off the recent level but agreeing with each other are a new
-level (the heart rate moved while a strap was off), not artifacts: followed from then on."""
+"""After a pause in the beats of more than :data:`NEW_LEVEL_GAP_S`, this many intervals in
+a row off the recent level but agreeing with each other are a new level (the heart rate
+moved while the strap was off), not artifacts: followed from then on. Without a pause they
+stay artifacts (a strap missing every other beat must not halve the heart rate)."""
+NEW_LEVEL_GAP_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,16 +44,17 @@ class HeartState:
     artifact_fraction: float
 
 
-def correct_rr(rr_s: np.ndarray, max_jump: float = 0.2, history: int = 11
-               ) -> tuple[np.ndarray, np.ndarray]:
+def correct_rr(rr_s: np.ndarray, time_s: np.ndarray | None = None, max_jump: float = 0.2,
+               history: int = 11) -> tuple[np.ndarray, np.ndarray]:
     """Causally corrected RR intervals and a boolean artifact mask (batch form).
 
     Each interval is judged against the median of the previous ``history`` good ones.
+    With the beat times, a new level after a pause in the beats is followed as the
+    streaming tracker does (see :data:`NEW_LEVEL_BEATS`).
     """
     tr = HeartTracker(max_jump=max_jump, history=history)
     rr = np.asarray(rr_s, dtype=float)
-    out, bad = tr._correct(rr)
-    return out, bad
+    return tr._correct(rr, None if time_s is None else np.asarray(time_s, dtype=float))
 
 
 def rsa_amplitude_ms(time_s: np.ndarray, rr_s: np.ndarray,
@@ -92,6 +96,8 @@ class HeartTracker:
         self._rsa = float("nan")
         self._good: list[float] = []
         self._off: list[float] = []  # the latest run of intervals off the recent level
+        self._last_beat_s = math.nan
+        self._after_gap = False  # no beats for a while: the heart rate may have moved
         self._t: list[float] = []
         self._rr: list[float] = []  # corrected
         self._n = 0
@@ -102,23 +108,32 @@ class HeartTracker:
     def state(self) -> HeartState:
         return self._state
 
-    def _correct(self, rr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _correct(self, rr: np.ndarray, t: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
         out = np.empty(len(rr))
         bad = np.zeros(len(rr), bool)
         jump = self.max_jump
-        for i, r in enumerate(rr.tolist()):
+        times = t.tolist() if t is not None else [math.nan] * len(rr)
+        for i, (r, ti) in enumerate(zip(rr.tolist(), times)):
+            if ti - self._last_beat_s > NEW_LEVEL_GAP_S:  # False while times are unknown
+                self._after_gap, self._off = True, []
+            if not math.isnan(ti):
+                self._last_beat_s = ti
             ref = median_of(self._good) if len(self._good) >= 3 else math.nan
             in_range = RR_LIMITS_S[0] <= r <= RR_LIMITS_S[1]  # False for NaN
             ok = in_range and (math.isnan(ref) or abs(r - ref) <= jump * ref)
             if ok:
-                self._off = []
+                self._off, self._after_gap = [], False
                 self._good = (self._good + [r])[-self.history:]
-            elif in_range:  # off the recent level: an artifact, or a new level begins
+            elif in_range and self._after_gap:  # back after a pause: a new level, or artifacts?
                 self._off = (self._off + [r])[-NEW_LEVEL_BEATS:]
                 level = median_of(self._off)
                 if len(self._off) == NEW_LEVEL_BEATS and all(
                         abs(v - level) <= jump * level for v in self._off):
                     self._good, self._off, ok = list(self._off), [], True
+                    self._after_gap = False
+            else:
+                self._off = []  # an impossible interval breaks the run
             if ok:
                 out[i] = r
             else:
@@ -134,7 +149,7 @@ class HeartTracker:
         rr = np.atleast_1d(np.asarray(rr_s, dtype=float))
         if len(t) == 0:
             return self._state
-        fixed, bad = self._correct(rr)
+        fixed, bad = self._correct(rr, t)
         self._n += len(rr)
         self._n_bad += int(bad.sum())
         keep = np.isfinite(fixed)

@@ -75,12 +75,14 @@ def live_band_sos(f0_hz: float, fs: float, width: float = 0.0) -> np.ndarray:
     return np.vstack([band_sos(lo, min(hi, 0.45 * fs), fs, order=1), low])
 
 
-def in_band_snr_db(x: np.ndarray, fs: float, f0_hz: float) -> float:
+def in_band_snr_db(x: np.ndarray, fs: float, f0_hz: float, top_hz: float | None = None
+                   ) -> float:
     """Breathing power in the narrowest live band over the broadband noise that a wider
     band would let in, in dB per frequency bin (NaN if unknown).
 
-    The noise density is the median periodogram above 2 Hz (above 0.6 x Nyquist for slow
-    grids), where breathing has no power left, over ln 2 (the median of a white noise's
+    The noise density is the median periodogram from 2 Hz (0.6 x Nyquist for slow grids)
+    up to ``top_hz`` (default: Nyquist; lower for a source sampled slower than the grid),
+    where breathing has no power left, over ln 2 (the median of a white noise's
     periodogram bins, exponentially distributed, is ln 2 times their mean)."""
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
@@ -90,7 +92,7 @@ def in_band_snr_db(x: np.ndarray, fs: float, f0_hz: float) -> float:
     w = np.hanning(n)
     p = np.abs(np.fft.rfft((x - x.mean()) * w)) ** 2 * (2.0 / (fs * float(w @ w)))
     f = np.fft.rfftfreq(n, 1.0 / fs)
-    noise = p[f >= min(2.0, 0.3 * fs)]
+    noise = p[(f >= min(2.0, 0.3 * fs)) & (f <= (top_hz or fs / 2))]
     lo, hi, _ = band_edges(f0_hz)
     band = (f >= lo) & (f <= hi)
     density = float(np.median(noise)) / math.log(2.0) if noise.size else 0.0

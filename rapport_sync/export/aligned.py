@@ -227,7 +227,7 @@ def load_aligned(path: str | os.PathLike[str], with_labels: bool = False) -> Ali
         raw_start, raw_fs, raw = _raw_grid(raw_t, raw_v, tr.raw_rate_hz, drift)
         max_step = gap_step_s(tr.raw_rate_hz) if raw_t.size else HR_HOLD_S
         signal_1d = raw_v if raw_v.ndim == 1 else np.linalg.norm(raw_v, axis=1)
-        rr_fixed = correct_rr(tr.rr_s)[0] if tr.rr_s.size else np.empty(0)
+        rr_fixed = correct_rr(tr.rr_s, tr.beat_time_s)[0] if tr.rr_s.size else np.empty(0)
         if raw_t.size:  # samples the device marked missing (a belt unplugged) are gaps too
             gap_times = raw_t[np.isfinite(raw_v.reshape(len(raw_t), -1)).all(axis=1)]
         else:

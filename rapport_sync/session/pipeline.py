@@ -166,13 +166,13 @@ class PersonChannel:
     pending_start: int | None = None  # grid tick of the first pending sample
     recorder: list[tuple[int, np.ndarray, np.ndarray]] | None = None
 
-    def use(self, kind: SignalKind) -> None:
+    def use(self, kind: SignalKind, rate_hz: float | None = None) -> None:
         if self.kind is not None:
             return
         self.kind = kind
         max_gap = 3.0 if kind == SignalKind.RR_DERIVED else 0.5
         self.resampler = GridResampler(self.fs, max_gap)
-        self.tracker = BreathTracker(fs=self.fs, kind=str(kind))
+        self.tracker = BreathTracker(fs=self.fs, kind=str(kind), source_rate_hz=rate_hz)
 
     @property
     def next_tick(self) -> int | None:
@@ -234,7 +234,8 @@ class DyadPipeline:
         breathing samples and beats are held until they span ``batch_s`` of session time
         and then handed on, each person's breathing as one block, which saves the
         per-call costs of every stage for the same numbers (each stage gives the same
-        output however its input is chunked). Call :meth:`flush` after the last item.
+        output however its input is chunked; tested with belts, a link drop and
+        breathing from heart beats). Call :meth:`flush` after the last item.
     """
 
     def __init__(self, window_s: float = 60.0, record: bool = False,
@@ -259,6 +260,10 @@ class DyadPipeline:
                 item.time_s):
             self._feed(item)
             return
+        if isinstance(item, HeartBeats) and self._beats_breathe(item.person):
+            self.flush()  # this person's breathing comes from these beats: keep them in step
+            self._feed(item)
+            return
         kinds = self._held_kinds
         if isinstance(item, BreathSamples) and kinds.setdefault(item.person, item.kind) != item.kind:
             self.flush()  # a second kind of breathing for a person is not merged with the first
@@ -271,7 +276,11 @@ class DyadPipeline:
     def flush(self) -> None:
         """Hand on what is held for a batch (no-op when not batching): each person's
         breathing as one block, at the place of its first held piece, and the beats in
-        the order they came (a person's first breathing still precedes later beats)."""
+        the order they came (a person's first breathing still precedes later beats).
+        Beats of a person who breathes by their heart are not held (see :meth:`feed`):
+        their breathing must keep step with the partner's, or the partner's block would
+        make them look silent. If a piece fails, the rest is still handed on and the
+        first error is raised afterwards."""
         held, self._held = self._held, []
         self._held_kinds = {}
         self._held_since = math.inf
@@ -285,21 +294,32 @@ class DyadPipeline:
                 pieces[item.person].append(item)
             else:
                 order.append(item)
-        for entry in order:
-            if not isinstance(entry, str):
-                self._feed(entry)
-                continue
-            parts = pieces[entry]
-            self._feed(parts[0] if len(parts) == 1 else BreathSamples(
-                entry, parts[0].kind, np.concatenate([h.time_s for h in parts]),
-                np.concatenate([h.value for h in parts]), parts[0].rate_hz))
+        failed: Exception | None = None
+        for entry in order:  # one piece that fails does not take the others with it
+            try:
+                if not isinstance(entry, str):
+                    self._feed(entry)
+                    continue
+                parts = pieces[entry]
+                self._feed(parts[0] if len(parts) == 1 else BreathSamples(
+                    entry, parts[0].kind, np.concatenate([h.time_s for h in parts]),
+                    np.concatenate([h.value for h in parts]), parts[0].rate_hz))
+            except Exception as exc:  # noqa: BLE001 - raised again once the rest is in
+                failed = failed or exc
+        if failed is not None:
+            raise failed
+
+    def _beats_breathe(self, person: str) -> bool:
+        """Whether this person's breathing is (or may yet be) derived from their beats."""
+        ch = self.people.get(person)
+        return ch is not None and ch.kind in (None, SignalKind.RR_DERIVED)
 
     def _feed(self, item: BreathSamples | HeartBeats | DeviceEvent) -> None:
         if isinstance(item, BreathSamples):
             ch = self.people.get(item.person)
             if ch is None:
                 return
-            ch.use(item.kind)
+            ch.use(item.kind, item.rate_hz)
             if ch.kind != item.kind or ch.resampler is None:
                 return  # a second breathing source for one person: the first one wins
             value = item.value if item.value.ndim == 1 else np.linalg.norm(item.value, axis=1)
