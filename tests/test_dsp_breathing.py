@@ -116,11 +116,18 @@ def test_self_calibration_beats_the_plain_estimator() -> None:
     assert medians[1] < medians[0] - 2.0
 
 
+def _live_median_error(x: np.ndarray) -> float:
+    """Median live phase error of ``x`` after 60 s, fed in belt-frame-sized chunks."""
+    tr = BreathTracker(FS)
+    live = np.concatenate([tr.update(x[i:i + 3]).phase for i in range(0, len(x), 3)])
+    live[: int(60 * FS)] = np.nan
+    return phase_error_deg(live, reference_phase(x, FS))["median"]
+
+
 def _median_errors(monkeypatch: pytest.MonkeyPatch, x: np.ndarray,
                    variants: dict[str, dict[str, object]]) -> dict[str, float]:
-    """Median live phase error (after 60 s) of ``x`` with parts of the phase module
-    replaced as each variant says (an empty dict: the live tracker as shipped)."""
-    ref = reference_phase(x, FS)
+    """:func:`_live_median_error` with parts of the phase module replaced as each variant
+    says (an empty dict: the live tracker as shipped)."""
     out = {}
     for name, patches in variants.items():
         with monkeypatch.context() as m:
@@ -128,10 +135,7 @@ def _median_errors(monkeypatch: pytest.MonkeyPatch, x: np.ndarray,
                 m.setattr(phase_module, attr, value)
             m.setattr("rapport_sync.dsp.breathing.band_width_for",
                       patches.get("band_width_for", phase_module.band_width_for))
-            tr = BreathTracker(FS)
-            live = np.concatenate([tr.update(x[i:i + 3]).phase for i in range(0, len(x), 3)])
-        live[: int(60 * FS)] = np.nan
-        out[name] = phase_error_deg(live, ref)["median"]
+            out[name] = _live_median_error(x)
     return out
 
 
@@ -311,13 +315,10 @@ def test_the_learned_correction_steps_back_when_breaths_scatter(
     for seed in range(1, 7):
         rec = simulate_dyad(300, FS, seed=seed, a=PersonParams(rate_bpm=10.0, rate_cv=0.35),
                             script=CouplingScript.constant(0.0))
-        x, medians = rec.a.belt, []
+        medians = []
         for cv_range in (shipped, (9.0, 10.0)):  # weighted, then always full
             monkeypatch.setattr(breathing, "CALIBRATION_CV", cv_range)
-            tr = BreathTracker(FS)
-            live = np.concatenate([tr.update(x[i:i + 3]).phase for i in range(0, len(x), 3)])
-            live[: int(60 * FS)] = np.nan
-            medians.append(phase_error_deg(live, reference_phase(x, FS))["median"])
+            medians.append(_live_median_error(rec.a.belt))
         gains.append(medians[1] - medians[0])
     assert min(gains) > -0.1 and np.mean(gains) > 0.5, gains
 
