@@ -235,8 +235,8 @@ def analyze_arrays(time_s: np.ndarray, a_resp: np.ndarray, b_resp: np.ndarray, *
         raise ConfigError(f"recording is {grid[-1] - grid[0]:.0f} s long; need at least two "
                           f"windows ({2 * window_s:.0f} s)")
     xa, xb = (_to_grid(t, np.asarray(v, float), grid) for v in (a_resp, b_resp))
-    rates = {p: r or _row_rate_hz(t, v) for p, r, v in (("a", source_rate_a_hz, a_resp),
-                                                          ("b", source_rate_b_hz, b_resp))}
+    rates = {p: r if r is not None and math.isfinite(r) else _row_rate_hz(t, v)
+             for p, r, v in (("a", source_rate_a_hz, a_resp), ("b", source_rate_b_hz, b_resp))}
     live = {p: _replay_person(x, fs, k, rates[p])
             for p, x, k in (("a", xa, kind_a), ("b", xb, kind_b))}
     dy = DyadTracker(fs, window_s, max_lag_s=max_lag_s, history_len=len(grid))

@@ -323,17 +323,18 @@ def test_the_learned_correction_steps_back_when_breaths_scatter(
     assert min(gains) > -0.1 and np.mean(gains) > 0.5, gains
 
 
-def test_a_slowly_sampled_noisy_belt_keeps_the_narrow_band() -> None:
-    """A 10-Hz belt with broadband noise, put on the 25-Hz grid: interpolation leaves
-    nothing above 2 Hz, so the noise is invisible there; told the source rate, the tracker
-    keeps the narrowest band instead of widening it for a clean-looking signal."""
-    rec = simulate_dyad(120, 10.0, seed=2, a=PersonParams(noise=0.3),
-                        script=CouplingScript.constant(0.0))
-    grid = np.arange(0, rec.time_s[-1], 1 / FS)
-    x = np.interp(grid, rec.time_s, rec.a.belt)
-    widths = []
-    for rate in (None, 10.0):
+def test_a_slowly_sampled_belt_is_judged_by_its_own_noise() -> None:
+    """A slow belt put on the 25-Hz grid has nothing of its own above its Nyquist, so its
+    noise looks low there: a noisy 5-Hz belt gets a wide band unless the tracker is told
+    the source rate (then it keeps the narrowest band: no noise to judge by), and a clean
+    10-Hz belt told its rate still gets the widest band."""
+    def width(source_hz: float, noise: float, rate: float | None) -> float:
+        rec = simulate_dyad(120, source_hz, seed=2, a=PersonParams(noise=noise),
+                            script=CouplingScript.constant(0.0))
+        grid = np.arange(0, rec.time_s[-1], 1 / FS)
         tr = BreathTracker(FS, source_rate_hz=rate)
-        tr.update(x)
-        widths.append(tr._phase.width)
-    assert widths[0] > 0.0 and widths[1] == 0.0  # fooled without the rate, not with it
+        tr.update(np.interp(grid, rec.time_s, rec.a.belt))
+        return tr._phase.width
+
+    assert width(5.0, 0.3, None) > 0.0 and width(5.0, 0.3, 5.0) == 0.0
+    assert width(10.0, 0.01, 10.0) == 1.0 and width(10.0, 0.3, 10.0) == 0.0

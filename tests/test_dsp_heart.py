@@ -81,19 +81,42 @@ def test_heart_rate_is_the_last_ten_seconds_of_a_long_session() -> None:
     assert tr.state.n_beats == len(rr) and tr.state.artifact_fraction == 0.0
 
 
-def test_a_new_heart_rate_level_after_a_dropout_is_followed_not_corrected_away() -> None:
-    """A strap off for 40 s, back when the heart beats 33 % faster: the first four
-    intervals at the new level are flagged (causally, they could be artifacts), the fifth
-    starts the new level, and the rate is 90/min, not the old 60/min held for ever."""
+@pytest.mark.parametrize("pause_s", [0.0, 40.0])
+def test_a_new_heart_rate_level_is_followed_not_corrected_away(pause_s: float) -> None:
+    """The heart beating 33 % faster from one beat on (a fast rise, or a strap back after
+    40 s off): the first four intervals at the new level are flagged (causally, they could
+    be artifacts), the fifth starts the new level, and the rate is 90/min, not the old
+    60/min held for ever."""
     rr = np.r_[np.full(60, 1.0), np.full(30, 2.0 / 3.0)]
-    t = np.cumsum(rr) + np.r_[np.zeros(60), np.full(30, 40.0)]  # 40 s without beats
+    t = np.cumsum(rr) + np.r_[np.zeros(60), np.full(30, pause_s)]
     fixed, flagged = correct_rr(rr, t)
     assert np.flatnonzero(flagged).tolist() == [60, 61, 62, 63]
     assert np.allclose(fixed[64:], 2.0 / 3.0)
     tr = HeartTracker()
     tr.update(t, rr)
     assert tr.state.hr_bpm == pytest.approx(90.0, rel=1e-9)
-    assert np.array_equal(correct_rr(rr)[1], np.arange(90) >= 60)  # without times: no pause known
+
+
+def test_a_fast_rise_over_a_few_beats_is_followed() -> None:
+    rr = np.r_[np.full(60, 1.0), np.linspace(1.0, 2.0 / 3.0, 8), np.full(120, 2.0 / 3.0)]
+    tr = HeartTracker()
+    tr.update(np.cumsum(rr), rr)
+    assert tr.state.hr_bpm == pytest.approx(90.0, rel=1e-9)
+    assert tr.state.artifact_fraction < 0.05
+
+
+def test_after_a_pause_a_halved_rate_or_a_stray_normal_beat_still_lets_the_new_level_in(
+        ) -> None:
+    """After 40 s without beats the rate may have halved (missed-beat-like, but after a
+    pause nothing tells them apart), and one interval at the old level right after the
+    pause (an ectopic's compensatory beat) does not lock the new level out."""
+    for rr in (np.r_[np.full(60, 0.6), np.full(30, 1.2)],
+               np.r_[np.full(60, 1.0), 0.95, np.full(30, 2.0 / 3.0)]):
+        t = np.cumsum(rr)
+        t[60:] += 40.0
+        tr = HeartTracker()
+        tr.update(t, rr)
+        assert tr.state.hr_bpm == pytest.approx(60.0 / rr[-1], rel=1e-9), rr[-1]
 
 
 def test_missed_beats_without_a_pause_stay_artifacts() -> None:

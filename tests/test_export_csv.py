@@ -84,5 +84,7 @@ def test_analysing_the_exported_csv_agrees_with_analysing_the_session(csv_dir, g
         session["mean_relative_phase_deg"], abs=3.0)
     assert exported["leader"] == session["leader"] == "a"
     assert exported["lag_s"] == pytest.approx(session["lag_s"], abs=0.21)  # one 5-Hz lag step
-    for rate in ("rate_a_bpm", "rate_b_bpm"):  # from breath onsets, each found within a tick
-        assert exported[rate] == pytest.approx(session[rate], rel=0.015)
+    # session rates count inhalation onsets over ~140 s: rounding can move one onset near
+    # B's restart after the gap across the detector's threshold, 60/140 = 0.43 breaths/min
+    for rate in ("rate_a_bpm", "rate_b_bpm"):
+        assert exported[rate] == pytest.approx(session[rate], abs=0.5)

@@ -215,6 +215,9 @@ def test_a_failing_piece_of_a_batch_does_not_take_the_others_with_it(monkeypatch
         raise RuntimeError("analysis bug")
 
     monkeypatch.setattr(pipe.people["b"], "grid", broken)
-    with pytest.raises(RuntimeError, match="analysis bug"):
-        pipe.flush()
+    from rapport_sync.samples import HeartBeats
+
+    with pytest.raises(RuntimeError, match="analysis bug"):  # B's first beat: flush, then it
+        pipe.feed(HeartBeats("b", np.array([4.0]), np.array([0.9])))
     assert sum(len(part[1]) for part in pipe.people["a"].recorder) >= 3.9 * fs  # A's block went in
+    assert pipe.people["b"].heart.state.n_beats == 1  # and so did the beat that flushed

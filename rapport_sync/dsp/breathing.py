@@ -44,7 +44,6 @@ BASELINE_CUTOFF_HZ = 0.005  # displayed signal and events: slow enough that a 20
 # stays a plateau instead of relaxing into a false breath
 CLEAN_LOWPASS_HZ = 1.0  # the displayed signal: cardiac ripple mostly out, no breath cut
 KINDS = ("belt", "acc", "edr", "rr")
-MIN_WIDE_SOURCE_HZ = 20.0  # slower sources keep the narrowest live phase band
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +92,9 @@ class BreathTracker:
         Cadence of that learning.
     source_rate_hz : float, optional
         Sampling rate of the device before it was put on the grid (default: the grid
-        rate). The live band is widened only for sources sampled at
-        :data:`MIN_WIDE_SOURCE_HZ` or faster: slower ones carry no noise above 2 Hz that
-        could show how much noise a wider band would let in.
+        rate). The noise that decides the live band's width is measured below 0.4 x this
+        rate (above it an interpolated slow source carries nothing, and would look clean);
+        a source too slow to show any noise above 2 Hz keeps the narrowest band.
     """
 
     def __init__(self, fs: float = 25.0, kind: str = "belt", control_every_s: float = 1.0,
@@ -348,15 +347,14 @@ class BreathTracker:
         """Live band width for the noise of the last 30 s of raw input (narrowest for
         the weak heart-derived sources, whose slow non-breathing variation a wide band
         would let in)."""
-        if (self.kind in ("rr", "edr") or not np.isfinite(self._f0_spec)
-                or self.source_rate_hz < MIN_WIDE_SOURCE_HZ):
+        if self.kind in ("rr", "edr") or not np.isfinite(self._f0_spec):
             return 0.0
         raw = self._raw.last(int(30 * self.fs))
         if self._width is not None:
             if self._axis is None:
                 return 0.0
             raw = raw @ self._axis
-        top = 0.4 * min(self.source_rate_hz, self.fs) if self.source_rate_hz < self.fs else None
+        top = 0.4 * self.source_rate_hz
         return band_width_for(in_band_snr_db(raw, self.fs, self._f0_spec, top), self._band_width)
 
     def _update_axis(self) -> None:

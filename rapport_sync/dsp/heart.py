@@ -3,10 +3,11 @@
 Artifacts (ectopic, missed or extra beats, strap noise) are RR intervals outside
 0.27-2.0 s (30-220 beats/min) or more than ``max_jump`` (20 %) away from the median of
 the previous good intervals, the usual relative rule of Malik / Kubios-style correction.
-A flagged interval is replaced by that median. After a pause of more than 5 s in the beats
-(a strap off), five flagged intervals in a row that agree with each other (within
-``max_jump`` of their own median) are a new level, not artifacts (the heart rate moved
-while the strap was off): the fifth is kept and the level followed from then on. Heart rate is 60 / the mean corrected RR
+A flagged interval is replaced by that median. Five flagged intervals in a row that agree
+with each other (within ``max_jump`` of their own median) are a new level, not artifacts
+(a fast rise or fall, or a rate that moved while a strap was off): the fifth is kept and
+the level followed from then on; a level at about twice or half the old one (missed or
+extra beats) only after a pause of more than 5 s in the beats. Heart rate is 60 / the mean corrected RR
 of the last ``hr_window_s``; RSA is the peak-to-trough amplitude (2·√2·SD, ms) of the
 corrected RR series in the breathing band over the ``rsa_window_s`` ending at the last
 whole ``rsa_every_s`` of beat time (so it is recomputed every few seconds, not every beat,
@@ -27,10 +28,11 @@ __all__ = ["HeartState", "HeartTracker", "correct_rr", "rsa_amplitude_ms"]
 
 RR_LIMITS_S = (0.27, 2.0)
 NEW_LEVEL_BEATS = 5
-"""After a pause in the beats of more than :data:`NEW_LEVEL_GAP_S`, this many intervals in
-a row off the recent level but agreeing with each other are a new level (the heart rate
-moved while the strap was off), not artifacts: followed from then on. Without a pause they
-stay artifacts (a strap missing every other beat must not halve the heart rate)."""
+"""This many intervals in a row off the recent level but agreeing with each other are a new
+level (the heart rate rose or fell fast, or moved while the strap was off), not artifacts:
+followed from then on. A level at about twice or half the old one is the signature of
+missed or extra beats and stays artifacts, unless it comes after a pause in the beats of
+more than :data:`NEW_LEVEL_GAP_S` (then nothing tells the two apart)."""
 NEW_LEVEL_GAP_S = 5.0
 
 
@@ -72,6 +74,11 @@ def rsa_amplitude_ms(time_s: np.ndarray, rr_s: np.ndarray,
     return float(2.0 * np.sqrt(2.0) * yb.std() * 1000.0)
 
 
+def _missed_or_extra(level: float, ref: float, tolerance: float = 0.15) -> bool:
+    """Whether RR ``level`` is about 2x or 1/2x ``ref`` (every other beat missed or doubled)."""
+    return not math.isnan(ref) and any(abs(level / ref - k) <= tolerance * k for k in (2.0, 0.5))
+
+
 class HeartTracker:
     """Streaming heart rate and RSA from beat times and RR intervals.
 
@@ -98,6 +105,7 @@ class HeartTracker:
         self._off: list[float] = []  # the latest run of intervals off the recent level
         self._last_beat_s = math.nan
         self._after_gap = False  # no beats for a while: the heart rate may have moved
+        self._normal_run = 0  # intervals in a row at the recent level
         self._t: list[float] = []
         self._rr: list[float] = []  # corrected
         self._n = 0
@@ -116,24 +124,28 @@ class HeartTracker:
         times = t.tolist() if t is not None else [math.nan] * len(rr)
         for i, (r, ti) in enumerate(zip(rr.tolist(), times)):
             if ti - self._last_beat_s > NEW_LEVEL_GAP_S:  # False while times are unknown
-                self._after_gap, self._off = True, []
+                self._after_gap, self._normal_run, self._off = True, 0, []
             if not math.isnan(ti):
                 self._last_beat_s = ti
             ref = median_of(self._good) if len(self._good) >= 3 else math.nan
             in_range = RR_LIMITS_S[0] <= r <= RR_LIMITS_S[1]  # False for NaN
             ok = in_range and (math.isnan(ref) or abs(r - ref) <= jump * ref)
             if ok:
-                self._off, self._after_gap = [], False
+                self._off = []
+                self._normal_run += 1
+                if self._normal_run >= NEW_LEVEL_BEATS:
+                    self._after_gap = False  # settled again
                 self._good = (self._good + [r])[-self.history:]
-            elif in_range and self._after_gap:  # back after a pause: a new level, or artifacts?
+            elif in_range:  # off the recent level: artifacts, or a new level?
+                self._normal_run = 0
                 self._off = (self._off + [r])[-NEW_LEVEL_BEATS:]
                 level = median_of(self._off)
-                if len(self._off) == NEW_LEVEL_BEATS and all(
-                        abs(v - level) <= jump * level for v in self._off):
+                if (len(self._off) == NEW_LEVEL_BEATS
+                        and all(abs(v - level) <= jump * level for v in self._off)
+                        and (self._after_gap or not _missed_or_extra(level, ref))):
                     self._good, self._off, ok = list(self._off), [], True
-                    self._after_gap = False
             else:
-                self._off = []  # an impossible interval breaks the run
+                self._off, self._normal_run = [], 0  # an impossible interval breaks the run
             if ok:
                 out[i] = r
             else:

@@ -47,6 +47,7 @@ __all__ = [
 REFERENCE_BAND_HZ = (0.05, 0.8)
 BAND_RATIO = (2.45, 5.0)  # the live band is f0/r ... r*f0, r from narrow (noisy) to wide (clean)
 LOWPASS_RATIO = (1.5, 2.0)  # and a first-order low-pass at this multiple of the upper edge
+NOISE_BAND_HZ = (2.0, 8.0)  # where the noise a wider band would let in is measured
 CLEAN_SNR_DB = (21.5, 31.5)  # in-band SNR at or below: narrowest band; at or above: widest
 WIDTH_STEPS = 4  # the width moves in quarter steps, not with every new noise estimate
 
@@ -80,10 +81,12 @@ def in_band_snr_db(x: np.ndarray, fs: float, f0_hz: float, top_hz: float | None 
     """Breathing power in the narrowest live band over the broadband noise that a wider
     band would let in, in dB per frequency bin (NaN if unknown).
 
-    The noise density is the median periodogram from 2 Hz (0.6 x Nyquist for slow grids)
-    up to ``top_hz`` (default: Nyquist; lower for a source sampled slower than the grid),
-    where breathing has no power left, over ln 2 (the median of a white noise's
-    periodogram bins, exponentially distributed, is ln 2 times their mean)."""
+    The noise density is the median periodogram over 2-4 Hz (:data:`NOISE_BAND_HZ`; from
+    0.6 x Nyquist for slow grids), where breathing has almost no power left, and below
+    ``top_hz`` (0.4 x the rate of a source sampled slower than the grid: above that its
+    samples carry nothing), over ln 2 (the median of a white noise's periodogram bins,
+    exponentially distributed, is ln 2 times their mean). NaN if less than 1 Hz of that
+    band is left: a source sampled at 5 Hz shows no noise to judge by."""
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
     if len(x) < 10 * fs or not math.isfinite(f0_hz) or f0_hz <= 0:
@@ -92,12 +95,16 @@ def in_band_snr_db(x: np.ndarray, fs: float, f0_hz: float, top_hz: float | None 
     w = np.hanning(n)
     p = np.abs(np.fft.rfft((x - x.mean()) * w)) ** 2 * (2.0 / (fs * float(w @ w)))
     f = np.fft.rfftfreq(n, 1.0 / fs)
-    noise = p[(f >= min(2.0, 0.3 * fs)) & (f <= (top_hz or fs / 2))]
+    lo = min(NOISE_BAND_HZ[0], 0.3 * fs)
+    hi = min(NOISE_BAND_HZ[1], 0.5 * fs, top_hz if top_hz is not None else math.inf)
+    if hi < lo + 1.0:
+        return float("nan")  # no noise band left to judge by
+    noise = p[(f >= lo) & (f <= hi)]
     lo, hi, _ = band_edges(f0_hz)
     band = (f >= lo) & (f <= hi)
     density = float(np.median(noise)) / math.log(2.0) if noise.size else 0.0
     power = float(p[band].sum())
-    if power <= 0 or not band.any():
+    if power <= 0 or not band.any() or not noise.size:
         return float("nan")
     return 10.0 * math.log10(power / max(density * band.sum(), power * 1e-12))
 
