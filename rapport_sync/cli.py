@@ -8,8 +8,8 @@ as one line; ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
-import math
 import logging
+import math
 import sys
 from collections.abc import Sequence
 

@@ -11,7 +11,14 @@ from pathlib import Path
 
 from rapport_sync.samples import Chunk, DeviceEvent
 from rapport_sync.session.live import LiveSession
-from rapport_sync.sources.base import Clock, Emit, MonotonicClock, Source, SourceSpec, register_backend
+from rapport_sync.sources.base import (
+    Clock,
+    Emit,
+    MonotonicClock,
+    Source,
+    SourceSpec,
+    register_backend,
+)
 from rapport_sync.sources.sim import open_sim
 
 

@@ -7,8 +7,8 @@ A flagged interval is replaced by that median. Five flagged intervals in a row t
 with each other (within ``max_jump`` of their own median) are a new level, not artifacts
 (a fast rise or fall, or a rate that moved while a strap was off): the fifth is kept and
 the level followed from then on; a level at about twice or half the old one (missed or
-extra beats) only after a pause of more than 5 s in the beats. Heart rate is 60 / the mean corrected RR
-of the last ``hr_window_s``; RSA is the peak-to-trough amplitude (2·√2·SD, ms) of the
+extra beats) only after a pause of more than 5 s in the beats. Heart rate is 60 / the
+mean corrected RR of the last ``hr_window_s``; RSA is the peak-to-trough amplitude (2·√2·SD, ms) of the
 corrected RR series in the breathing band over the ``rsa_window_s`` ending at the last
 whole ``rsa_every_s`` of beat time (so it is recomputed every few seconds, not every beat,
 and the same however the beats are chunked).

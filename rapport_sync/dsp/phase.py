@@ -81,7 +81,7 @@ def in_band_snr_db(x: np.ndarray, fs: float, f0_hz: float, top_hz: float | None 
     """Breathing power in the narrowest live band over the broadband noise that a wider
     band would let in, in dB per frequency bin (NaN if unknown).
 
-    The noise density is the median periodogram over 2-4 Hz (:data:`NOISE_BAND_HZ`; from
+    The noise density is the median periodogram over 2-8 Hz (:data:`NOISE_BAND_HZ`; from
     0.6 x Nyquist for slow grids), where breathing has almost no power left, and below
     ``top_hz`` (0.4 x the rate of a source sampled slower than the grid: above that its
     samples carry nothing), over ln 2 (the median of a white noise's periodogram bins,
@@ -95,16 +95,15 @@ def in_band_snr_db(x: np.ndarray, fs: float, f0_hz: float, top_hz: float | None 
     w = np.hanning(n)
     p = np.abs(np.fft.rfft((x - x.mean()) * w)) ** 2 * (2.0 / (fs * float(w @ w)))
     f = np.fft.rfftfreq(n, 1.0 / fs)
-    lo = min(NOISE_BAND_HZ[0], 0.3 * fs)
-    hi = min(NOISE_BAND_HZ[1], 0.5 * fs, top_hz if top_hz is not None else math.inf)
-    if hi < lo + 1.0:
+    noise_lo = min(NOISE_BAND_HZ[0], 0.3 * fs)
+    noise_hi = min(NOISE_BAND_HZ[1], 0.5 * fs, top_hz if top_hz is not None else math.inf)
+    if noise_hi < noise_lo + 1.0:
         return float("nan")  # no noise band left to judge by
-    noise = p[(f >= lo) & (f <= hi)]
+    density = float(np.median(p[(f >= noise_lo) & (f <= noise_hi)])) / math.log(2.0)
     lo, hi, _ = band_edges(f0_hz)
     band = (f >= lo) & (f <= hi)
-    density = float(np.median(noise)) / math.log(2.0) if noise.size else 0.0
     power = float(p[band].sum())
-    if power <= 0 or not band.any() or not noise.size:
+    if power <= 0:
         return float("nan")
     return 10.0 * math.log10(power / max(density * band.sum(), power * 1e-12))
 
@@ -260,7 +259,7 @@ class PhaseCalibration:
         self._atb = np.zeros(k)
         self.coef: np.ndarray = np.zeros(k)
         self._coef: list[float] = []  # the same as plain floats, empty until learned
-        self._pairs: list[tuple[int, tuple[float, float]]] = []
+        self._pairs: list[tuple[float, float]] = []  # (a_k, b_k) for k = 1 ... order
         self.weight = 1.0  # share of the learned correction applied
 
     def learn(self, y: np.ndarray, phase: np.ndarray) -> None:
@@ -281,7 +280,7 @@ class PhaseCalibration:
         ridge = 1e-3 * np.eye(len(self._atb))
         self.coef = np.linalg.solve(self._ata + ridge, self._atb)
         self._coef = [float(c) for c in self.coef]
-        self._pairs = [(k, (self._coef[2 * k - 1], self._coef[2 * k]))
+        self._pairs = [(self._coef[2 * k - 1], self._coef[2 * k])
                        for k in range(1, self.order + 1)]
 
     def apply(self, phase: np.ndarray) -> np.ndarray:
@@ -300,7 +299,7 @@ class PhaseCalibration:
                 continue
             c1, s1 = cos(p), sin(p)
             ck, sk, c = 1.0, 0.0, a0
-            for _, (a, b) in pairs:  # cos kp, sin kp by rotating one step of p at a time
+            for a, b in pairs:  # cos kp, sin kp by rotating one step of p at a time
                 ck, sk = ck * c1 - sk * s1, sk * c1 + ck * s1
                 c += a * ck + b * sk
             v = p + self.weight * min(max(c, -lim), lim)

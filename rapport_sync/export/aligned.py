@@ -16,9 +16,9 @@
   of the pipeline, and heart rate from corrected RR intervals (held until the next beat,
   NaN after ``HR_HOLD_S`` without one).
 - **gaps**: stretches without samples longer than ``GAP_MIN_S`` (or a few sample periods),
-  samples the device marked missing (a belt unplugged) included, per person, from their first sample to the end of the session (data ending early is a
-  gap; the moments before a person's first sample are just missing); they are NaN
-  everywhere, never interpolated.
+  samples the device marked missing (a belt unplugged) included, per person, from their
+  first sample to the end of the session (data ending early is a gap; the moments before
+  a person's first sample are just missing); they are NaN everywhere, never interpolated.
 - **ids**: pseudonymous (``sub-01`` for A, ``sub-02`` for B) unless labels are asked for.
 """
 

@@ -266,17 +266,15 @@ class DyadPipeline:
             finally:  # a failure in what was held does not lose this item
                 self._feed(item)
             return
-        kinds = self._held_kinds
-        if isinstance(item, BreathSamples) and kinds.setdefault(item.person, item.kind) != item.kind:
-            try:  # a second kind of breathing for a person is not merged with the first
-                self.flush()
-            finally:
-                self._held_kinds[item.person] = item.kind
-                self._held.append(item)
-                self._held_since = min(self._held_since, float(item.time_s[0]))
-            return
-        self._held.append(item)
-        self._held_since = min(self._held_since, float(item.time_s[0]))
+        try:
+            if (isinstance(item, BreathSamples)
+                    and self._held_kinds.get(item.person, item.kind) != item.kind):
+                self.flush()  # a second kind of breathing for a person is not merged
+        finally:  # held even when flushing what came before failed
+            if isinstance(item, BreathSamples):
+                self._held_kinds.setdefault(item.person, item.kind)
+            self._held.append(item)
+            self._held_since = min(self._held_since, float(item.time_s[0]))
         if float(item.time_s[-1]) - self._held_since >= self.batch_s:
             self.flush()
 

@@ -406,7 +406,8 @@ def run_monitor(session: LiveSession, args: argparse.Namespace) -> int:
     if window.state == "ready":
         print("nothing was recorded")
         return 0
-    print("\n".join(format_summary(session.snapshot(history=None, span_s=0.0), str(session.path))))
+    whole = session.snapshot(history=None, span_s=0.0)  # every window, no traces
+    print("\n".join(format_summary(whole, str(session.path))))
     if session.error:
         print(f"rapport-sync: error: {session.error}", file=sys.stderr)
         return 1
