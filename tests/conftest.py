@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import rapport_sync  # noqa: F401  (first: it sets the BLAS threads before numpy loads)
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -236,3 +236,16 @@ def test_a_session_that_never_started_is_one_line_in_every_offline_command(tmp_p
         assert out.returncode == 1, args
         assert "never started" in out.stderr and out.stderr.count("\n") == 1, out.stderr
     assert sq.connect(path).execute("SELECT COUNT(*) FROM chunks").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "1"), ("3", "3")])
+def test_the_package_keeps_blas_to_one_thread_unless_told(preset, expected):
+    """Importing the package first sets numpy's BLAS to one thread (its threads would spin
+    against a live session's threads); an explicit setting is left alone."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if preset is not None:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    code = "import os, rapport_sync; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True, cwd=REPO)
+    assert run.stdout.strip() == expected
