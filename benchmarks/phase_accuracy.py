@@ -4,10 +4,13 @@
 
 Methods (all causal, fed sample by sample or in short windows, no look-ahead):
 
-* ``rapport_sync``: :class:`BreathTracker` (rate-centred first-order band-pass and
-  low-pass, as wide as the input's noise allows, + quadrature + self-calibration), gated
+* ``rapport_sync``: :class:`BreathTracker`: the causal filter it learns from the person's
+  own past (:class:`~rapport_sync.dsp.phase.PhaseFilter`) where that agrees with its
+  band-pass, the band-pass otherwise (rate-centred first-order band-pass and low-pass, as
+  wide as the input's noise allows, + quadrature + the learned correction c(phi)), gated
   where it reports invalid;
-* ``rapport_sync, no calibration``: the same without the learned correction;
+* ``rapport_sync, band-pass + c(phi) only``: the same without the learned filter;
+* ``rapport_sync, no calibration``: the band-pass without anything learned;
 * ``BPF 0.1-0.6 + quadrature``: fixed causal Butterworth band-pass, derivative quadrature
   (the ~15 deg baseline of the reference notes);
 * ``ecHT``: endpoint-corrected Hilbert transform (Schreglmann et al. 2021), 20-s window,
@@ -17,10 +20,12 @@ Methods (all causal, fed sample by sample or in short windows, no look-ahead):
   band-pass, 2 s edge dropped, Yule-Walker AR(25) forward prediction, Hilbert on the
   stitched series, phase at "now"; updated every 0.2 s and extrapolated with f0 between.
 
-Not causal, for scale: the offline reference itself computed on the recording up to
-2 s and 5 s after "now" (once per second): how much of the reference at a moment is
-decided by breathing that has not happened yet. No causal method can be expected to do
-better than the reference that knows the next 2 s.
+For scale, two rows that are not estimators: the best causal FIR over the last 20 s,
+fitted by least squares on the very recording it is scored on (an optimistic bound for
+every linear time-invariant causal method: band-passes, quadratures, Hilbert on a
+window, a learned filter), and the offline reference itself computed on the recording
+up to 2 s and 5 s after "now" (once per second, not causal): how much of the reference
+at a moment is decided by breathing that has not happened yet.
 
 All methods are scored on the same samples: after 60 s, where rapport_sync's phase is
 valid (breath holds, warm-up and bad quality excluded; the share scored is printed),
@@ -44,7 +49,7 @@ from scipy import signal as sps
 from rapport_sync.dsp import ANALYSIS_RATE_HZ
 from rapport_sync.dsp.breathing import BreathTracker
 from rapport_sync.dsp.filters import BREATH_RATE_LIMITS_HZ, band_sos, dominant_frequency
-from rapport_sync.dsp.phase import phase_error_deg, reference_phase
+from rapport_sync.dsp.phase import REFERENCE_BAND_HZ, phase_error_deg, reference_phase
 from rapport_sync.dsp.simulate import CouplingScript, PersonParams, simulate_dyad
 
 from .common import real_belt, table
@@ -52,8 +57,8 @@ from .common import real_belt, table
 FS = ANALYSIS_RATE_HZ
 
 
-def ours(x: np.ndarray, calibrate: bool = True) -> np.ndarray:
-    tr = BreathTracker(FS, calibrate=calibrate)
+def ours(x: np.ndarray, calibrate: bool = True, learn_filter: bool = True) -> np.ndarray:
+    tr = BreathTracker(FS, calibrate=calibrate, learn_filter=learn_filter)
     return np.concatenate([tr.update(x[i:i + 5]).phase for i in range(0, len(x), 5)])
 
 
@@ -121,6 +126,21 @@ def ar_hilbert(x: np.ndarray, f0: np.ndarray, order: int = 25, window_s: float =
     return out
 
 
+def best_causal_fir(x: np.ndarray, past_s: float = 20.0) -> np.ndarray:
+    """An oracle bound for linear causal estimators: the FIR over the last ``past_s`` (taps
+    every 2nd sample) whose output best matches the reference's analytic signal, fitted by
+    least squares on the whole recording it is then scored on (knowing the answer)."""
+    y = sps.sosfiltfilt(band_sos(*REFERENCE_BAND_HZ, FS), x - x.mean())
+    target = sps.hilbert(y)
+    taps = np.arange(-int(past_s * FS) + 1, 1, 2)
+    t = np.arange(-taps[0], len(x))
+    design = np.column_stack((x[t[:, None] + taps[None, :]] - x.mean(), np.ones(len(t))))
+    coef = linalg.lstsq(design, target[t])[0]
+    out = np.full(len(x), np.nan)
+    out[t] = np.angle(design @ coef)
+    return out
+
+
 def reference_knowing(x: np.ndarray, future_s: float, every_s: float = 1.0) -> np.ndarray:
     """The fixed reference at each whole second, computed on the data up to ``future_s``
     after it (NaN elsewhere)."""
@@ -131,9 +151,10 @@ def reference_knowing(x: np.ndarray, future_s: float, every_s: float = 1.0) -> n
     return out
 
 
-METHODS = ("rapport_sync", "rapport_sync, no calibration", "BPF 0.1-0.6 + quadrature",
-           "ecHT (f0/2..2f0)", "AR(25) + Hilbert", "(not causal) reference, 2 s ahead",
-           "(not causal) reference, 5 s ahead")
+METHODS = ("rapport_sync", "rapport_sync, band-pass + c(phi) only",
+           "rapport_sync, no calibration", "BPF 0.1-0.6 + quadrature",
+           "ecHT (f0/2..2f0)", "AR(25) + Hilbert", "(oracle) best causal FIR, fitted in-sample",
+           "(not causal) reference, 2 s ahead", "(not causal) reference, 5 s ahead")
 
 
 def adaptive_band(x: np.ndarray) -> tuple[float, float]:
@@ -158,11 +179,13 @@ def score(x: np.ndarray) -> dict[tuple[str, str], tuple[float, float, float, flo
     f0 = causal_f0(x)
     scored = float(mask[int(60 * FS):].mean())
     res: dict[tuple[str, str], tuple[float, float, float, float]] = {}
-    for name, fn in ((METHODS[0], lambda: mine), (METHODS[1], lambda: ours(x, False)),
-                     (METHODS[2], lambda: bpf_quadrature(x)), (METHODS[3], lambda: echt(x, f0)),
-                     (METHODS[4], lambda: ar_hilbert(x, f0)),
-                     (METHODS[5], lambda: reference_knowing(x, 2.0)),
-                     (METHODS[6], lambda: reference_knowing(x, 5.0))):
+    for name, fn in ((METHODS[0], lambda: mine), (METHODS[1], lambda: ours(x, True, False)),
+                     (METHODS[2], lambda: ours(x, False)),
+                     (METHODS[3], lambda: bpf_quadrature(x)), (METHODS[4], lambda: echt(x, f0)),
+                     (METHODS[5], lambda: ar_hilbert(x, f0)),
+                     (METHODS[6], lambda: best_causal_fir(x)),
+                     (METHODS[7], lambda: reference_knowing(x, 2.0)),
+                     (METHODS[8], lambda: reference_knowing(x, 5.0))):
         t0 = time.perf_counter()
         est = fn()
         c = cost if name == METHODS[0] else (time.perf_counter() - t0) / len(x) * 1e6

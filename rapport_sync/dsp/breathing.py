@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import cmath
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from scipy import signal as sps
 
 from .events import BreathEvent, BreathEventDetector, BreathFlag, EventKind
 from .filters import Ring, SosFilter, band_sos, dominant_frequency, finite_median, median_of
-from .phase import CausalPhase, PhaseCalibration, band_width_for, in_band_snr_db
+from .phase import CausalPhase, PhaseCalibration, PhaseFilter, band_width_for, in_band_snr_db
 from .quality import Quality, assess_quality, clipped_fraction, has_motion, is_flat
 
 __all__ = [
@@ -44,6 +45,8 @@ BASELINE_CUTOFF_HZ = 0.005  # displayed signal and events: slow enough that a 20
 # stays a plateau instead of relaxing into a false breath
 CLEAN_LOWPASS_HZ = 1.0  # the displayed signal: cardiac ripple mostly out, no breath cut
 KINDS = ("belt", "acc", "edr", "rr")
+AGREEMENT_S = 2.0  # the learned filter's phase is given while, over about this long,
+AGREEMENT_DEG = 30.0  # it stays on average within this of the band-pass's phase
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,10 @@ class BreathTracker:
         off, the phase is the plain rate-centred band-pass + quadrature.
     calibrate_every_s : float
         Cadence of that learning.
+    learn_filter : bool
+        With ``calibrate``, also learn a causal filter from the past that maps the input
+        onto the reference (see :class:`~.phase.PhaseFilter`) and give its phase whenever
+        it is usable; off, the phase is the calibrated band-pass all the time.
     source_rate_hz : float, optional
         Sampling rate of the device before it was put on the grid (default: the grid
         rate). The noise that decides the live band's width is measured below 0.4 x this
@@ -99,7 +106,8 @@ class BreathTracker:
 
     def __init__(self, fs: float = 25.0, kind: str = "belt", control_every_s: float = 1.0,
                  max_events: int = 1000, calibrate: bool = True,
-                 calibrate_every_s: float = 20.0, source_rate_hz: float | None = None) -> None:
+                 calibrate_every_s: float = 20.0, source_rate_hz: float | None = None,
+                 learn_filter: bool = True) -> None:
         kind = str(kind)
         if kind not in KINDS:
             raise ValueError(f"unknown breathing source kind {kind!r}; use one of {KINDS}")
@@ -121,10 +129,15 @@ class BreathTracker:
         self.events: deque[BreathEvent] = deque(maxlen=max_events)
         self._new_events: list[BreathEvent] = []
         self._raw = Ring(int(64 * fs), self._width)
-        # per grid sample: cleaned signal, envelope, phase-path input, raw causal phase
-        self._live = Ring(int(90 * fs), 4)
+        # per grid sample: cleaned signal, envelope, phase-path input, raw causal phase,
+        # the learned filter's input
+        self._live = Ring(int(90 * fs), 5)
         self._phase_pushed = 0  # samples that went through the phase path
-        self._calib = PhaseCalibration(self.fs) if calibrate else None
+        self._calib = PhaseCalibration(self.fs, pre_sos=self._hp_sos) if calibrate else None
+        self._filter = (PhaseFilter(self.fs, pre_sos=base_sos) if calibrate and learn_filter
+                        else None)
+        self._agreement = 0j  # running mean of e^{i(learned - band-pass phase)}
+        self._agree_step = 1.0 - math.exp(-1.0 / (AGREEMENT_S * self.fs))
         self._calib_every = max(1, round(calibrate_every_s / control_every_s))
         self._axis: np.ndarray | None = None  # acc: unit breathing axis
         self._sign = -1.0 if kind == "rr" else 1.0
@@ -211,7 +224,7 @@ class BreathTracker:
             self._gap_run += m
         self._n += m
         if not self._started:
-            self._live.push(np.full((m, 4), np.nan))
+            self._live.push(np.full((m, 5), np.nan))
             return np.full(m, np.nan), np.full(m, np.nan)
         self._n_valid += n_finite
         sign = self._sign
@@ -223,24 +236,29 @@ class BreathTracker:
             ys = [f.filter_list(c) for f, c in zip(self._hp, cols)]
             bases = [f.filter_list(c) for f, c in zip(self._base, cols)]
             if self._axis is None:  # filters run, but no breathing axis yet
-                self._live.push(np.full((m, 4), np.nan))
+                self._live.push(np.full((m, 5), np.nan))
                 return np.full(m, np.nan), np.full(m, np.nan)
             y = (np.array(ys).T @ self._axis).tolist()
             base = (np.array(bases).T @ self._axis).tolist()
         y = [sign * v for v in y]
         phase, env = self._phase.update_list(y)
-        cleaned = self._lp.filter_list([sign * v for v in base])
+        base = [sign * v for v in base]
+        cleaned = self._lp.filter_list(base)
         if self._calib is not None:
             corrected = self._calib.apply_list(phase)
         else:
             corrected = phase
-        live = np.array((cleaned, env, y, phase)).T
+        live = np.array((cleaned, env, y, phase, base)).T
         if n_finite < m:
             live[np.logical_not(finite)] = np.nan
             cleaned = live[:, 0].tolist()
             env = live[:, 1].tolist()
         self._live.push(live)
         self._phase_pushed += m
+        f = self._filter
+        if f is not None and f.coef is not None and self._n_valid >= f.taps:
+            learned = f.apply(self._live.last(f.taps - 1 + m)[:, 4]).tolist()
+            corrected = self._prefer_learned(learned, corrected)
         lim = 0.25 * self._env_ref if self._phase_ok else math.nan  # NaN: nothing passes
         gated = [p if e >= lim else math.nan for p, e in zip(corrected, env)]  # weak or missing
         return np.array(cleaned), np.array(gated)
@@ -253,12 +271,29 @@ class BreathTracker:
         self._lp.zi[:] = 0.0
         self._started = True
         self._phase.reset()
+        self._agreement = 0j
         self._n_valid = 0
         self._phase_ok = False
 
     @property
     def _valid_seconds(self) -> float:
         return self._n_valid / self.fs
+
+    def _prefer_learned(self, learned: list[float], band: list[float]) -> list[float]:
+        """The learned filter's phase where it agrees with the band-pass's, on average
+        over the last :data:`AGREEMENT_S`, within :data:`AGREEMENT_DEG`; the band-pass's
+        where it does not (the filter has not learned a new rate or pattern yet: the
+        band follows the rate within seconds, the filter only after its next learning)."""
+        out = list(band)
+        z, step, limit = self._agreement, self._agree_step, math.radians(AGREEMENT_DEG)
+        rect, phase, isnan = cmath.rect, cmath.phase, math.isnan
+        for i, (f, b) in enumerate(zip(learned, band)):
+            if not (isnan(f) or isnan(b)):
+                z += step * (rect(1.0, f - b) - z)
+                if abs(phase(z)) < limit:
+                    out[i] = f
+        self._agreement = z
+        return out
 
     # ------------------------------------------------------------- every second
     def _control(self) -> None:
@@ -300,11 +335,11 @@ class BreathTracker:
                 and (self._n // self._hop) % self._calib_every == 0):
             past = self._live.last(min(self._phase_pushed, self._live.capacity))
             self._calib.learn(past[:, 2], past[:, 3])
+            if self._filter is not None:
+                self._filter.learn(past[:, 4])
         self._env_ref = finite_median(live30[:, 1])
         self._state = self._make_state(raw10, clean30[-int(3 * fs):], f0)
         self._phase_ok = self._state.quality.usable and not self._state.apnea
-        if self._calib is not None:
-            self._calib.weight = calibration_weight(self._state.period_cv)
 
     def _make_state(self, raw10: np.ndarray, clean3: np.ndarray, f0: float) -> BreathState:
         fs, det = self.fs, self._detector
@@ -380,26 +415,9 @@ class BreathTracker:
             self._sign = -self._sign
             self._lp.zi *= -1.0
             self._phase.flip()
+            if self._filter is not None:
+                self._filter.reset()  # its taps hold the input with the old sign
         self._sign_fixed = True
-
-
-CALIBRATION_CV = (0.15, 0.3)
-"""Breath-to-breath CV of the period up to which the learned phase correction applies in
-full, and from which it does not apply at all (linear in between)."""
-
-
-def calibration_weight(period_cv: float) -> float:
-    """Share of the learned phase correction to apply at this breath-to-breath variability.
-
-    The correction c(phi) learns a stable breath *shape*; when breaths scatter in length
-    the difference to the reference is mostly about how long the current breath will
-    last, which changes from breath to breath, and a correction learned from the past
-    adds error instead of removing it (measured: real belt 20.7 -> 18.7 deg median with
-    this weight, simulated irregular breathers 0.8 deg better on average)."""
-    lo, hi = CALIBRATION_CV
-    if not math.isfinite(period_cv):
-        return 1.0
-    return min(max((hi - period_cv) / (hi - lo), 0.0), 1.0)
 
 
 def display_delay_s(fs: float = 25.0) -> float:

@@ -29,6 +29,7 @@ import math
 from functools import lru_cache
 
 import numpy as np
+from scipy import linalg
 from scipy import signal as sps
 
 from .filters import SosFilter, band_sos, sos_response, wrap
@@ -36,15 +37,18 @@ from .filters import SosFilter, band_sos, sos_response, wrap
 __all__ = [
     "REFERENCE_BAND_HZ",
     "CausalPhase",
+    "PhaseFilter",
     "band_edges",
     "band_width_for",
     "causal_phase",
     "in_band_snr_db",
     "phase_error_deg",
+    "reference_analytic",
     "reference_phase",
 ]
 
 REFERENCE_BAND_HZ = (0.05, 0.8)
+TAU = 2.0
 BAND_RATIO = (2.45, 5.0)  # the live band is f0/r ... r*f0, r from narrow (noisy) to wide (clean)
 LOWPASS_RATIO = (1.5, 2.0)  # and a first-order low-pass at this multiple of the upper edge
 NOISE_BAND_HZ = (2.0, 8.0)  # where the noise a wider band would let in is measured
@@ -213,15 +217,36 @@ class CausalPhase:
         return phase, env
 
 
-@lru_cache(maxsize=8)
-def _reference_gain(n: int, fs: float) -> np.ndarray:
+@lru_cache(maxsize=16)
+def _reference_gain(n: int, fs: float, pre: tuple[float, ...] | None = None) -> np.ndarray:
     """The reference's zero-phase band-pass and Hilbert transform as one FFT gain: the
     squared magnitude of the band (what ``sosfiltfilt`` applies) on positive frequencies,
     doubled, none on negative ones. Away from the ends of the buffer it gives the
-    reference phase of :func:`reference_phase` at a tenth of the cost."""
+    reference phase of :func:`reference_phase` at a tenth of the cost.
+
+    ``pre`` (second-order sections, flattened) is a causal filter the buffer already went
+    through; the gain undoes it, so the result is the reference of the input *before* that
+    filter (a drift high-pass leads the breathing phase by several degrees at slow rates,
+    which the live phase must not learn)."""
     f = np.fft.fftfreq(n, 1.0 / fs)
     _, h = sps.sosfreqz(band_sos(*REFERENCE_BAND_HZ, fs), worN=np.abs(f), fs=fs)
-    return np.where(f > 0, 2.0, 0.0) * np.abs(h) ** 2
+    gain = np.where(f > 0, 2.0, 0.0) * np.abs(h) ** 2
+    if pre is None:
+        return gain
+    _, h_pre = sps.sosfreqz(np.reshape(pre, (-1, 6)), worN=np.abs(f), fs=fs)
+    return gain / np.where((f > 0) & (np.abs(h_pre) > 1e-3), h_pre, 1.0)
+
+
+def _sos_key(sos: np.ndarray | None) -> tuple[float, ...] | None:
+    return None if sos is None else tuple(np.asarray(sos, dtype=float).ravel().tolist())
+
+
+def reference_analytic(y: np.ndarray, fs: float, pre_sos: np.ndarray | None = None
+                       ) -> np.ndarray:
+    """The reference's analytic signal of a finite buffer (one FFT; see
+    :func:`_reference_gain`), ``pre_sos`` undone; reliable away from the buffer's ends."""
+    y = np.asarray(y, dtype=float)
+    return np.fft.ifft(np.fft.fft(y - y.mean()) * _reference_gain(len(y), fs, _sos_key(pre_sos)))
 
 
 def _harmonics(phi: np.ndarray, order: int) -> np.ndarray:
@@ -247,11 +272,14 @@ class PhaseCalibration:
         Weight of the previous fit at each new fit (exponential forgetting).
     max_correction_deg : float
         Clip of |c(φ)|, so a bad fit can never turn the phase around.
+    pre_sos : ndarray, optional
+        The drift filter the input went through (undone in the reference it learns from).
     """
 
     def __init__(self, fs: float, order: int = 3, edge_s: float = 15.0, forget: float = 0.75,
-                 max_correction_deg: float = 45.0) -> None:
+                 max_correction_deg: float = 45.0, pre_sos: np.ndarray | None = None) -> None:
         self.fs, self.order, self.edge = fs, order, int(edge_s * fs)
+        self._pre = pre_sos
         self.forget = forget
         self.max_correction = np.radians(max_correction_deg)
         k = 2 * order + 1
@@ -260,13 +288,12 @@ class PhaseCalibration:
         self.coef: np.ndarray = np.zeros(k)
         self._coef: list[float] = []  # the same as plain floats, empty until learned
         self._pairs: list[tuple[float, float]] = []  # (a_k, b_k) for k = 1 ... order
-        self.weight = 1.0  # share of the learned correction applied
 
     def learn(self, y: np.ndarray, phase: np.ndarray) -> None:
         """Fit on a past buffer: ``y`` the drift-free input, ``phase`` the raw causal phase."""
         if len(y) < 2 * self.edge + 10 * self.fs or not np.isfinite(y).all():
             return
-        ref = np.angle(np.fft.ifft(np.fft.fft(y - y.mean()) * _reference_gain(len(y), self.fs)))
+        ref = np.angle(reference_analytic(y, self.fs, self._pre))
         sl = slice(self.edge, len(y) - self.edge)
         p, r = phase[sl], ref[sl]
         ok = np.isfinite(p) & np.isfinite(r)
@@ -284,12 +311,16 @@ class PhaseCalibration:
                        for k in range(1, self.order + 1)]
 
     def apply(self, phase: np.ndarray) -> np.ndarray:
-        """Corrected phase (NaN stays NaN)."""
-        return np.array(self.apply_list(np.asarray(phase, dtype=float).tolist()))
+        """Corrected phase (NaN stays NaN); the array form of :meth:`apply_list`."""
+        p = np.asarray(phase, dtype=float)
+        if not self._coef:
+            return p.copy()
+        c = _harmonics(np.nan_to_num(p), self.order) @ self.coef
+        return wrap(p + np.clip(c, -self.max_correction, self.max_correction))
 
     def apply_list(self, phase: list[float]) -> list[float]:
         """:meth:`apply` on a plain list (the live path)."""
-        if not self._coef or self.weight <= 0.0:
+        if not self._coef:
             return phase
         a0, pairs, lim = self._coef[0], self._pairs, self.max_correction
         out = list(phase)
@@ -302,9 +333,90 @@ class PhaseCalibration:
             for a, b in pairs:  # cos kp, sin kp by rotating one step of p at a time
                 ck, sk = ck * c1 - sk * s1, sk * c1 + ck * s1
                 c += a * ck + b * sk
-            v = p + self.weight * min(max(c, -lim), lim)
+            v = p + min(max(c, -lim), lim)
             out[i] = v - 2 * pi if v > pi else v + 2 * pi if v <= -pi else v
         return out
+
+
+class PhaseFilter:
+    """A causal FIR, learned from the person's own past, from the last ``taps_s`` of input
+    to the reference's analytic signal: the least-squares (Wiener) causal estimate of the
+    reference phase now.
+
+    Every learning step takes a past buffer of the input, computes the reference's
+    analytic signal z on it (:func:`reference_analytic`, the drift filter undone), and
+    adds the normal equations of ``z[t] ≈ Σ_q h[q]·(u[t − q] − mean of those taps)`` for
+    every t at least ``start_s`` after the buffer's start and ``settle_s`` before its end
+    to the earlier ones, with forgetting. The filter is the ridge solution; the phase
+    now is arg of its output. It uses only the past: still causal.
+
+    Unlike a band around the tracked rate, the filter learns the whole mapping the
+    reference applies to this person's breathing (shape, typical irregularity, noise), so
+    it needs no assumption about what a breath looks like. It knows nothing about rates
+    it has not seen: the tracker falls back to the band-pass when the rate moves away.
+
+    Parameters
+    ----------
+    fs : float
+        Sampling rate (Hz).
+    taps_s : float
+        Length of the filter (s).
+    start_s, settle_s : float
+        Margins at the start and end of a buffer that are not fitted.
+    forget : float
+        Weight of the earlier normal equations at each new fit.
+    ridge : float
+        Diagonal load, relative to the mean input power.
+    pre_sos : ndarray, optional
+        The drift filter the input went through (undone in the reference).
+    """
+
+    def __init__(self, fs: float, taps_s: float = 10.0, start_s: float = 15.0,
+                 settle_s: float = 5.0, forget: float = 0.95, ridge: float = 1e-4,
+                 pre_sos: np.ndarray | None = None) -> None:
+        self.fs = float(fs)
+        self.taps = max(2, round(taps_s * fs))
+        self.start, self.settle = round(start_s * fs), round(settle_s * fs)
+        self.forget, self.ridge, self._pre = forget, ridge, pre_sos
+        self._ata = np.zeros((self.taps, self.taps))
+        self._atz = np.zeros((self.taps, 2))  # real and imaginary part
+        self.coef: np.ndarray | None = None  # (taps, 2): real, imaginary; oldest first
+
+    def reset(self) -> None:
+        """Forget everything learned (after the input changed sign, say)."""
+        self.__init__(self.fs, self.taps / self.fs, self.start / self.fs,  # type: ignore[misc]
+                      self.settle / self.fs, self.forget, self.ridge, self._pre)
+
+    def learn(self, u: np.ndarray) -> None:
+        """Fit on a past buffer of the input (skipped unless all of it is finite)."""
+        n, k = len(u), self.taps
+        first = max(self.start, k - 1)
+        if n - self.settle - first < 10 * self.fs or not np.isfinite(u).all():
+            return
+        z = reference_analytic(u, self.fs, self._pre)
+        rows = np.lib.stride_tricks.sliding_window_view(u, k)  # row r ends at sample r+k-1
+        end = n - self.settle
+        x = rows[first - k + 1:end - k + 1]
+        x = x - x.mean(axis=1, keepdims=True)
+        scale = 1.0 / len(x)
+        self._ata = self.forget * self._ata + (x.T @ x) * scale
+        zt = z[first:end]
+        self._atz = self.forget * self._atz + (x.T @ np.column_stack((zt.real, zt.imag))) * scale
+        load = self.ridge * float(np.trace(self._ata)) / k
+        age = np.arange(k)[::-1] / self.fs
+        factor = linalg.cho_factor(self._ata + np.diag(load * (1.0 + (age / TAU) ** 2)))
+        h = linalg.cho_solve(factor, self._atz)
+        # taps on the demeaned window = taps minus their mean on the window itself
+        self.coef = h - h.mean(axis=0)
+
+    def apply(self, u: np.ndarray) -> np.ndarray:
+        """Phase (rad) at each of the newest ``len(u) - taps + 1`` samples of ``u``
+        (NaN where the taps hold a NaN). Needs a learned filter."""
+        assert self.coef is not None
+        u = np.asarray(u, dtype=float)
+        re = np.convolve(u, self.coef[::-1, 0], "valid")
+        im = np.convolve(u, self.coef[::-1, 1], "valid")
+        return np.arctan2(im, re)
 
 
 def causal_phase(x: np.ndarray, fs: float, f0_hz: float = 0.25) -> np.ndarray:
