@@ -327,6 +327,22 @@ def test_the_learned_reference_undoes_the_drift_high_pass() -> None:
     assert kept["median"] > 8.0  # atan(0.02 / 0.1) = 11 deg of lead at 6 breaths/min
 
 
+@pytest.mark.parametrize(("k", "first", "end"), [(250, 375, 2125), (7, 6, 40), (30, 100, 131)])
+def test_the_filters_normal_equations_are_the_direct_product(k: int, first: int,
+                                                             end: int) -> None:
+    """The learned filter's least-squares system, built from correlations without the
+    window matrix, is X^T X and X^T z of the mean-removed windows, to rounding."""
+    rng = np.random.default_rng(k)
+    u = np.cumsum(rng.standard_normal(end + 10))
+    z = rng.standard_normal(end + 10) + 1j * rng.standard_normal(end + 10)
+    x = np.lib.stride_tricks.sliding_window_view(u, k)[first - k + 1:end - k + 1]
+    x = x - x.mean(axis=1, keepdims=True)
+    gram, cross = phase_module.window_normal_equations(u, z, first, end, k)
+    np.testing.assert_allclose(gram, x.T @ x, rtol=0, atol=1e-10 * np.abs(gram).max())
+    want = x.T @ np.column_stack((z[first:end].real, z[first:end].imag))
+    np.testing.assert_allclose(cross, want, rtol=0, atol=1e-10 * np.abs(want).max())
+
+
 def test_the_learned_filter_beats_the_calibrated_band_pass() -> None:
     """Twelve simulated people: the filter learned from each one's own past follows the
     reference about as well as the calibrated band-pass on regular, clean breathing
