@@ -362,6 +362,27 @@ def test_the_learned_filter_beats_the_calibrated_band_pass() -> None:
     assert np.mean(gains["noisy or irregular"]) > 1.5, gains
 
 
+def test_the_learned_filter_keeps_working_through_short_gaps() -> None:
+    """Thirty dropouts of up to 1.6 s (lost packets) in 300 s: the filter's input holds
+    through them, so it still learns and still beats the band-pass (where a gap in its
+    taps would switch it off for 10 s each time)."""
+    rng = np.random.default_rng(1)
+    for seed in (1, 2):
+        x = simulate_dyad(300, FS, seed=seed, script=CouplingScript.constant(0.0)).a.belt
+        gapped = x.astype(float)
+        for start in rng.integers(0, len(x) - 50, 30):
+            gapped[start:start + rng.integers(1, 40)] = np.nan
+        ref = reference_phase(x, FS)
+        errors = []
+        for learn in (False, True):
+            tr = BreathTracker(FS, learn_filter=learn)
+            live = np.concatenate([tr.update(gapped[i:i + 5]).phase
+                                   for i in range(0, len(x), 5)])
+            live[: int(60 * FS)] = np.nan
+            errors.append(phase_error_deg(live, ref)["median"])
+        assert errors[1] < errors[0] - 1.5, errors
+
+
 def test_the_live_phase_does_not_look_ahead() -> None:
     """Whatever comes later, the phase given up to now stays the same (the filter learns
     only from the past; the same tracker fed two different futures)."""

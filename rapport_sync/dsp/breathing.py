@@ -250,7 +250,7 @@ class BreathTracker:
             corrected = phase
         live = np.array((cleaned, env, y, phase, base)).T
         if n_finite < m:
-            live[np.logical_not(finite)] = np.nan
+            live[np.logical_not(finite), :4] = np.nan  # the filter's input holds through
             cleaned = live[:, 0].tolist()
             env = live[:, 1].tolist()
         self._live.push(live)
