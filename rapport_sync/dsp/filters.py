@@ -128,8 +128,8 @@ class SosFilter:
 
 
 def wrap(angle: np.ndarray | float) -> np.ndarray:
-    """Wrap angles in radians to (-pi, pi]."""
-    return np.angle(np.exp(1j * np.asarray(angle, dtype=float)))
+    """Wrap angles in radians to (-pi, pi] (NaN stays NaN)."""
+    return np.pi - np.mod(np.pi - np.asarray(angle, dtype=float), 2.0 * np.pi)
 
 
 class Ring:

@@ -31,7 +31,6 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import fft as sfft
 
 from .chance_band import lag_count, rayleigh_p95, surrogate_p95
 from .filters import Ring, wrap
@@ -163,23 +162,19 @@ def window_sync(phase_a: np.ndarray, phase_b: np.ndarray, signal_a: np.ndarray,
     fbar = 0.5 * (fa + fb)
     n_eff = nv / fs * fbar
     ppc = float((n_eff * plv**2 - 1) / (n_eff - 1)) if n_eff > 1 else NAN
-    # lag scan (zero padded = linear lags) and the signals' cross-correlation, one batched FFT:
-    # corr(u, v)[k] = Σ_t conj(u[t]) v[t+k], so conj(za), conj(zb) give Σ za[t] conj(zb[t+k])
+    # lag scan and the signals' lagged cross-correlation, for lags up to ±max_lag
     max_lag = int(np.floor(min(max_lag_s, 0.45 / fbar) * fs))
-    nfft = sfft.next_fast_len(n + max_lag + 1)  # enough for lags up to ±max_lag without wrap
     sa, sb = np.asarray(signal_a, float), np.asarray(signal_b, float)
     ok = valid & np.isfinite(sa) & np.isfinite(sb)
     xa = np.where(ok, sa - (sa[ok].mean() if ok.any() else 0.0), 0.0)
     xb = np.where(ok, sb - (sb[ok].mean() if ok.any() else 0.0), 0.0)
-    spec = sfft.fft(np.array([np.conj(za), np.conj(zb)]), nfft, axis=1)
-    corr = sfft.ifft(np.conj(spec[0]) * spec[1])
-    real = sfft.rfft(np.array([valid, xa, xb, ok], dtype=float), nfft, axis=1)
-    rcorr = sfft.irfft(np.conj(real[[0, 1, 3]]) * real[[0, 2, 3]], nfft, axis=1)
     lags = np.arange(-max_lag, max_lag + 1)
-    c_lag, n_lag = corr[lags % nfft], np.rint(rcorr[0, lags % nfft])
+    c_lag = np.conj(_lagged(za, zb, max_lag))  # Σ za[t]·conj(zb[t + lag])
+    n_lag = np.rint(_lagged(valid.astype(float), valid.astype(float), max_lag))
     r_lag = np.where(n_lag > 0.5 * nv, np.abs(c_lag) / np.maximum(n_lag, 1), np.nan)
     lag_plv, lag_s = lag_peak(r_lag, lags / fs)
-    wcc_r, wcc_lag = _wcc(rcorr[1, lags % nfft], np.rint(rcorr[2, lags % nfft]),
+    okf = ok.astype(float)
+    wcc_r, wcc_lag = _wcc(_lagged(xa, xb, max_lag), np.rint(_lagged(okf, okf, max_lag)),
                           xa, xb, int(ok.sum()), lags / fs)
     step = max(1, round(fs))  # one shift per second: neighbouring shifts are near copies
     if library is None:
@@ -200,6 +195,12 @@ def window_sync(phase_a: np.ndarray, phase_b: np.ndarray, signal_a: np.ndarray,
                      chance_lag, nv / n, float(n_eff), fa * 60, fb * 60, (fa - fb) * 60,
                      float(abs(fa - fb) / fbar), wcc_r, wcc_lag, window_s, shifts, surr,
                      surr_lag, tuple(np.round(r_lag, 4).tolist()), 1.0 / fs)
+
+
+def _lagged(u: np.ndarray, v: np.ndarray, max_lag: int) -> np.ndarray:
+    """Σ_t conj(u[t])·v[t + lag] for lag = −max_lag … max_lag (zero outside the arrays)."""
+    pad = np.zeros(max_lag)
+    return np.correlate(np.concatenate((pad, v, pad)), u, "valid")
 
 
 def _at_least(floor: float, value: float) -> float:
