@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import bleak
 import numpy as np
+from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason
 import pytest
 
 from rapport_sync.errors import ConfigError, SourceError
@@ -255,15 +256,81 @@ def test_scan_rows_and_message():
     assert "no heart-rate straps" in ble_scan.format_scan(rows[:1])
 
 
-def test_scan_without_adapter_is_one_clear_error(monkeypatch):
-    class NoBlueZ:
+NO_BLUETOOTH = [
+    FileNotFoundError(2, "No such file or directory"),  # no BlueZ/D-Bus
+    BleakBluetoothNotAvailableError("No Bluetooth adapters found.",
+                                    BleakBluetoothNotAvailableReason.NO_BLUETOOTH),
+    BleakBluetoothNotAvailableError("No powered Bluetooth adapters found. Turn on Bluetooth "
+                                    "and try again.", BleakBluetoothNotAvailableReason.POWERED_OFF),
+]
+
+
+@pytest.mark.parametrize("error", NO_BLUETOOTH, ids=["no BlueZ", "no adapter", "powered off"])
+def test_scan_without_bluetooth_is_one_clear_error(monkeypatch, error):
+    class NoBluetooth:
         @classmethod
         async def discover(cls, timeout=5.0, *, return_adv=False, **kwargs):
-            raise FileNotFoundError(2, "No such file or directory")
+            raise error
 
-    monkeypatch.setattr(bleak, "BleakScanner", NoBlueZ)
-    with pytest.raises(SourceError, match="no Bluetooth adapter available"):
+    monkeypatch.setattr(bleak, "BleakScanner", NoBluetooth)
+    with pytest.raises(SourceError, match="^no Bluetooth adapter available") as info:
         ble_scan.run_scan(SimpleNamespace(timeout=0.1))
+    assert "\n" not in str(info.value) and "Reason" not in str(info.value)
+
+
+def test_a_scan_that_fails_otherwise_says_so(monkeypatch):
+    class Busy:
+        @classmethod
+        async def discover(cls, timeout=5.0, *, return_adv=False, **kwargs):
+            raise bleak.exc.BleakError("Operation already in progress")
+
+    monkeypatch.setattr(bleak, "BleakScanner", Busy)
+    with pytest.raises(SourceError, match="^Bluetooth scan failed: Operation already in"):
+        ble_scan.run_scan(SimpleNamespace(timeout=0.1))
+
+
+def _connecting_with(error: BaseException, seconds: float = 30.0) -> tuple[ble.BleSource, list]:
+    """A strap whose every connection attempt raises ``error``, for ``seconds`` of virtual time."""
+    class Refusing:
+        def __init__(self, target, on_disconnect):
+            self.address = target
+
+        async def connect(self, **kwargs):
+            raise error
+
+        async def disconnect(self):
+            return True
+
+    clock = VirtualClock(T0)
+    source = ble.BleSource([ble.StrapConfig("A0:9E:1A:12:34:56", "a")], clock,
+                           client_factory=Refusing)
+    out: list = []
+    source.start(out.append)
+    deadline = time.monotonic() + 10
+    while source.running and clock.now_ns() - T0 < seconds * 1e9 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    source.stop()
+    return source, out
+
+
+@pytest.mark.parametrize("error", NO_BLUETOOTH, ids=["no BlueZ", "no adapter", "powered off"])
+def test_connecting_without_bluetooth_ends_with_the_same_line_and_no_retries(error):
+    """Scan and connect judge "no Bluetooth" by one rule: no retry can cure it."""
+    source, out = _connecting_with(error)
+    assert isinstance(source.error, SourceError)
+    assert str(source.error).startswith("no Bluetooth adapter available")
+    assert not [x for x in out if isinstance(x, DeviceEvent)
+                and x.kind is DeviceEventKind.RECONNECTING]
+
+
+def test_a_strap_out_of_reach_is_retried_with_backoff():
+    source, out = _connecting_with(bleak.exc.BleakError("Device with address "
+                                                        "A0:9E:1A:12:34:56 was not found."))
+    assert source.error is None
+    retries = [x for x in out if isinstance(x, DeviceEvent)
+               and x.kind is DeviceEventKind.RECONNECTING]
+    assert len(retries) >= 3 and "was not found" in retries[0].detail
+    assert "retrying in 0.5 s" in retries[0].detail and "retrying in 1.0 s" in retries[1].detail
 
 
 def test_options_and_addresses():

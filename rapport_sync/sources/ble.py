@@ -44,6 +44,7 @@ from ..protocol.pmd import (
 )
 from ..samples import Chunk, DeviceEvent, DeviceEventKind, PayloadKind
 from .base import Clock, DeviceInfo, Emit, MonotonicClock, Source, VirtualClock
+from .ble_scan import bluetooth_unavailable
 
 __all__ = [
     "BleSource",
@@ -413,8 +414,9 @@ class StrapLink:
                     break
                 reason = "link lost"
             except LINK_ERRORS as exc:
-                if isinstance(exc, FileNotFoundError) or "No Bluetooth adapters" in str(exc):
-                    raise SourceError("no Bluetooth adapter available (is BlueZ running?)") from exc
+                unavailable = bluetooth_unavailable(exc)
+                if unavailable:  # no retry can cure this
+                    raise SourceError(unavailable) from exc
                 reason = str(exc) or type(exc).__name__
             if self.stopping.is_set():
                 break

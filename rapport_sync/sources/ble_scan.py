@@ -1,7 +1,9 @@
 """``rapport-sync scan``: list the Bluetooth LE heart-rate straps nearby.
 
 Without a Bluetooth adapter, or on Linux without BlueZ/D-Bus, bleak raises ``BleakError``
-or an ``OSError`` (``FileNotFoundError``); both become one clear ``SourceError``.
+(``BleakBluetoothNotAvailableError`` from bleak 2) or an ``OSError``
+(``FileNotFoundError``); :func:`bluetooth_unavailable` recognises them, for the scan here
+and for a strap's connection (:mod:`.ble`), and they become one clear ``SourceError``.
 """
 
 from __future__ import annotations
@@ -13,9 +15,31 @@ from typing import Any
 
 from bleak.exc import BleakError
 
+try:  # bleak >= 2
+    from bleak.exc import BleakBluetoothNotAvailableError
+except ImportError:  # pragma: no cover - older bleak says it in the message only
+    BleakBluetoothNotAvailableError = BleakError  # type: ignore[misc, assignment]
+
 from ..errors import SourceError
 
-__all__ = ["ScanResult", "discover", "format_scan", "run_scan", "scan_results"]
+__all__ = ["ScanResult", "bluetooth_unavailable", "discover", "format_scan", "run_scan",
+           "scan_results"]
+
+
+def bluetooth_unavailable(exc: BaseException) -> str | None:
+    """The one line to show when ``exc`` says this machine cannot use Bluetooth at all (no
+    adapter, none powered, no BlueZ/D-Bus, access denied), or None for an error that a
+    retry may cure (a strap out of range, a link that dropped)."""
+    if isinstance(exc, (FileNotFoundError, PermissionError)):  # no BlueZ/D-Bus socket
+        return f"no Bluetooth adapter available (is BlueZ running? {exc})"
+    if not isinstance(exc, BleakError):
+        return None
+    detail = str(exc.args[0]) if exc.args else type(exc).__name__  # bleak 2 adds a reason
+    typed = BleakBluetoothNotAvailableError is not BleakError
+    if (typed and isinstance(exc, BleakBluetoothNotAvailableError)
+            or "no bluetooth adapters" in detail.lower()):
+        return f"no Bluetooth adapter available ({detail})"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +97,9 @@ async def discover(timeout_s: float) -> dict[str, tuple[Any, Any]]:
     try:
         return await BleakScanner.discover(timeout=timeout_s, return_adv=True)
     except (BleakError, OSError) as exc:  # no BlueZ/D-Bus raises FileNotFoundError
-        raise SourceError(f"no Bluetooth adapter available ({exc or type(exc).__name__})") from exc
+        reason = bluetooth_unavailable(exc)
+        raise SourceError(reason or f"Bluetooth scan failed: {exc or type(exc).__name__}"
+                          ) from exc
 
 
 def run_scan(args: Any) -> int:
