@@ -60,16 +60,19 @@ def test_depth_recovers_from_a_shallow_start() -> None:
     assert state.depth == pytest.approx(520.0, rel=0.35)  # belt gain of person B
 
 
-def test_streaming_equals_batch_for_any_chunking() -> None:
+@pytest.mark.parametrize("long_gap", [False, True], ids=["short gap", "restart mid-chunk"])
+def test_streaming_equals_batch_for_any_chunking(long_gap: bool) -> None:
     rec = simulate_dyad(150, FS, seed=6)
     x = rec.a.belt.astype(float)
     x[2000:2030] = np.nan  # a short gap
+    if long_gap:  # 10 s: the tracker restarts 7 samples into a control hop
+        x[int(100 * FS) + 7:int(110 * FS) + 7] = np.nan
     whole, events, state = track_breathing(x, FS)
     tr = BreathTracker(FS, "belt")
     rng = np.random.default_rng(0)
     sig, pha, i = [], [], 0
     while i < len(x):
-        n = int(rng.integers(1, 30))
+        n = 1 if long_gap else int(rng.integers(1, 30))  # one by one: the restart's own sample
         out = tr.update(x[i:i + n])
         sig.append(out.signal)
         pha.append(out.phase)
@@ -381,6 +384,21 @@ def test_the_learned_filter_keeps_working_through_short_gaps() -> None:
             live[: int(60 * FS)] = np.nan
             errors.append(phase_error_deg(live, ref)["median"])
         assert errors[1] < errors[0] - 1.5, errors
+
+
+def test_one_huge_movement_does_not_spoil_what_the_filter_learned() -> None:
+    """A 6-s sway 30 breaths deep at 200 s: each learning buffer weighs the same, so from
+    a few learnings later the filter is as good as the band-pass again (unweighted, that
+    one buffer dominated for the rest of the session)."""
+    rec = simulate_dyad(600, FS, seed=1, script=CouplingScript.constant(0.0))
+    x = rec.a.belt.astype(float)
+    ref = reference_phase(x, FS)
+    at, n = int(200 * FS), int(6 * FS)
+    x[at:at + n] += 30 * 600.0 * np.hanning(n) * np.sin(2 * np.pi * 0.7 * np.arange(n) / FS)
+    later = slice(int(330 * FS), None)
+    errors = [phase_error_deg(BreathTracker(FS, learn_filter=learn).update(x).phase[later],
+                              ref[later])["median"] for learn in (False, True)]
+    assert errors[1] < errors[0] + 0.5, errors
 
 
 def test_the_live_phase_does_not_look_ahead() -> None:

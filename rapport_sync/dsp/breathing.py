@@ -196,7 +196,6 @@ class BreathTracker:
         each numpy call would cost more than the arithmetic itself.
         """
         m = len(x)
-        self._raw.push(x)
         rows = x.tolist()
         isfinite = math.isfinite
         if self._width is None:
@@ -204,6 +203,13 @@ class BreathTracker:
         else:
             finite = [isfinite(a) and isfinite(b) and isfinite(c) for a, b, c in rows]
         n_finite = sum(finite)
+        if 0 < n_finite < m and (first := finite.index(True)) and (
+                not self._started or self._gap_run + first > 5 * self.fs):
+            # a (re)start inside the chunk: the gap before it first, as it would be fed
+            # on its own, so the output does not depend on where chunks begin
+            head, tail = self._process(x[:first]), self._process(x[first:])
+            return np.concatenate((head[0], tail[0])), np.concatenate((head[1], tail[1]))
+        self._raw.push(x)
         if n_finite < m:
             first = finite.index(True) if n_finite else m
             for k in range(m):  # hold the last value through gaps

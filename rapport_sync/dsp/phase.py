@@ -347,8 +347,10 @@ class PhaseFilter:
     analytic signal z on it (:func:`reference_analytic`, the drift filter undone), and
     adds the normal equations of ``z[t] ≈ Σ_q h[q]·(u[t − q] − mean of those taps)`` for
     every t at least ``start_s`` after the buffer's start and ``settle_s`` before its end
-    to the earlier ones, with forgetting. The filter is the ridge solution; the phase
-    now is arg of its output. It uses only the past: still causal.
+    to the earlier ones, with forgetting, each buffer's divided by its input power (so a
+    buffer holding one huge movement artefact weighs no more than any other). The filter
+    is the ridge solution; the phase now is arg of its output. It uses only the past:
+    still causal.
 
     Unlike a band around the tracked rate, the filter learns the whole mapping the
     reference applies to this person's breathing (shape, typical irregularity, noise), so
@@ -404,7 +406,10 @@ class PhaseFilter:
         z = reference_analytic(u, self.fs, self._pre)
         end = n - self.settle
         ata, atz = window_normal_equations(u, z, first, end, k)
-        scale = 1.0 / (end - first)
+        power = float(np.trace(ata))
+        if not power > 0:
+            return
+        scale = k / power  # every buffer weighs the same, however deep its input
         self._ata = self.forget * self._ata + ata * scale
         self._atz = self.forget * self._atz + atz * scale
         load = self.ridge * float(np.trace(self._ata)) / k
