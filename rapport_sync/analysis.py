@@ -343,10 +343,30 @@ def load_dyad(path: str | Path, window_s: float = 60.0) -> dict[str, Any]:
         cols = load_csv(path)
         return {"time_s": cols["time"], "a_resp": cols["a_resp"], "b_resp": cols["b_resp"],
                 "a_hr": cols.get("a_hr"), "b_hr": cols.get("b_hr"),
-                "a_rr": cols.get("a_rr"), "b_rr": cols.get("b_rr")}
+                "a_rr": cols.get("a_rr"), "b_rr": cols.get("b_rr"),
+                **_exported_source_rates(path)}
     from .session.replay import replay_session  # lazy: sessions pull in the store
 
     return replay_arrays(replay_session(path, window_s=window_s))
+
+
+def _exported_source_rates(csv_path: Path) -> dict[str, float]:
+    """The devices' own sampling rates from the ``metadata.json`` that rapport_sync's CSV
+    export writes beside ``aligned.csv`` (its rows are on the 25-Hz grid, which would
+    make a slow belt look sampled at 25 Hz); nothing when there is no such file."""
+    meta_path = csv_path.with_name("metadata.json")
+    try:
+        meta = json.loads(meta_path.read_text())
+        people = meta["participants"] if str(meta.get("software", "")).startswith(
+            "rapport_sync") else {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+    rates = {}
+    for p in ("a", "b"):
+        rate = people.get(p, {}).get("raw_rate_hz") if isinstance(people, dict) else None
+        if isinstance(rate, int | float) and math.isfinite(rate) and rate > 0:
+            rates[f"source_rate_{p}_hz"] = float(rate)
+    return rates
 
 
 def replay_arrays(rep: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rapport_sync.analysis import analyze_arrays, load_csv
+from rapport_sync.analysis import analyze_arrays, load_csv, load_dyad
 from rapport_sync.cli import main
 from rapport_sync.dsp.simulate import CouplingScript, simulate_dyad
 from rapport_sync.errors import ConfigError
@@ -61,6 +61,23 @@ def test_cli_summary_and_one_line_errors(tmp_path: Path,
     assert main(["analyze", str(bad)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "b_resp" in err
+
+
+def test_an_exported_csv_brings_its_devices_rates(tmp_path: Path) -> None:
+    """aligned.csv rows are on the 25-Hz grid; the metadata.json written beside it by the
+    export says how fast each device really sampled (a 5-Hz belt judged by its 25-Hz rows
+    would look noise-free and get the widest band). Anything else beside a CSV is ignored."""
+    path = _csv(tmp_path / "aligned.csv", CouplingScript.constant(0.0))
+    assert "source_rate_a_hz" not in load_dyad(path)  # no metadata: the rows decide
+    meta = tmp_path / "metadata.json"
+    meta.write_text(json.dumps({"software": "rapport_sync 0.1.0", "participants": {
+        "a": {"raw_rate_hz": 5.0}, "b": {"raw_rate_hz": 50.0}}}))
+    d = load_dyad(path)
+    assert (d["source_rate_a_hz"], d["source_rate_b_hz"]) == (5.0, 50.0)
+    for foreign in ('{"participants": {"a": {"raw_rate_hz": 5.0}}}', "not json",
+                    '{"software": "rapport_sync", "participants": {"a": {"raw_rate_hz": -1}}}'):
+        meta.write_text(foreign)
+        assert "source_rate_a_hz" not in load_dyad(path)
 
 
 def test_too_short_a_recording_is_refused() -> None:

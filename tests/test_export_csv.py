@@ -76,6 +76,8 @@ def test_analysing_the_exported_csv_agrees_with_analysing_the_session(csv_dir, g
         assert main(["analyze", str(source), "--json", "--surrogates", "20"]) == 0
         results.append(json.loads(capsys.readouterr().out))
     session, exported = results
+    meta = json.loads((csv_dir / "metadata.json").read_text())
+    assert meta["participants"]["a"]["raw_rate_hz"] == 50.0  # what analyze now reads
     # the CSV holds the session's grid samples to 6-7 significant digits: the same input
     # but for rounding, which can move a gating decision here and there
     for key in ("plv", "ppc", "alignment", "mean_windowed_plv"):
