@@ -23,12 +23,12 @@ def _positive(kind: type = float, at_least: float = 0.0,  # type: ignore[no-unty
               at_most: float = math.inf):
     """A finite number above 0 (and within ``at_least`` ... ``at_most`` when given)."""
     def parse(text: str):  # type: ignore[no-untyped-def]
+        from .sources.base import parse_number
+
         try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not (value > 0 and math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"must be a number greater than 0, got {text}")
+            value = parse_number(text, kind, positive=True)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r} {exc}") from None
         if not at_least <= value <= at_most:
             raise argparse.ArgumentTypeError(f"must be between {at_least:g} and {at_most:g}, "
                                              f"got {text}")

@@ -33,6 +33,7 @@ __all__ = [
     "SourceSpec",
     "BACKENDS",
     "number_option",
+    "parse_number",
     "register_backend",
     "open_source",
 ]
@@ -197,17 +198,26 @@ BACKENDS: dict[str, str] = {
 _INJECTED: dict[str, SourceFactory] = {}
 
 
+def parse_number(text: str, kind: type = float, positive: bool = False) -> Any:
+    """``kind(text)``; a ValueError says why not in words that follow the text: "is not a
+    number" (or "an integer"), or with ``positive`` "must be a number greater than 0"
+    (infinity and NaN included). Source options and command-line values both use it."""
+    try:
+        number = kind(text)
+    except ValueError:
+        raise ValueError(f"is not a{'n integer' if kind is int else ' number'}") from None
+    if positive and not (number > 0 and math.isfinite(number)):
+        raise ValueError("must be a number greater than 0")
+    return number
+
+
 def number_option(value: str, key: str, kind: type = float,
                   positive: bool = False) -> Any:
     """A source option's number (``seed=3``, ``fs=50``); a ConfigError names the option."""
     try:
-        number = kind(value)
-    except ValueError:
-        raise ConfigError(f"option {key}={value!r} is not a"
-                          f"{'n integer' if kind is int else ' number'}") from None
-    if positive and not (number > 0 and math.isfinite(number)):
-        raise ConfigError(f"option {key}={value!r} must be a number greater than 0")
-    return number
+        return parse_number(value, kind, positive)
+    except ValueError as exc:
+        raise ConfigError(f"option {key}={value!r} {exc}") from None
 
 
 def register_backend(name: str, factory: SourceFactory) -> None:
