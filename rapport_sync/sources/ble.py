@@ -219,6 +219,7 @@ class StrapLink:
         self._streams = _Streams()
         self.connections = 0
         self._up = False  # connected and streaming
+        self._was_up = False  # has been, at least once in this session
 
     # ---- notifications: stamped and emitted raw --------------------------------------
 
@@ -345,7 +346,7 @@ class StrapLink:
             details["breathing"] = "acc" if has_pmd else "rr"
         streams = "+".join(["HR"] * has_hr + [m.name for m, _ in self._streams.wanted])
         self.connections += 1
-        self._up = True
+        self._up = self._was_up = True
         self._event(DeviceEventKind.CONNECTED, f"{self.config.target}: {streams}")
         if not has_pmd:
             self._event(
@@ -415,9 +416,11 @@ class StrapLink:
                 reason = "link lost"
             except LINK_ERRORS as exc:
                 unavailable = bluetooth_unavailable(exc)
-                if unavailable:  # no retry can cure this
+                if unavailable and not self._was_up:  # from the start: retrying cannot help
                     raise SourceError(unavailable) from exc
-                reason = str(exc) or type(exc).__name__
+                # mid-session (the radio toggled, the laptop resuming, bluetoothd
+                # restarting) it may pass: retry with backoff, saying why
+                reason = unavailable or str(exc) or type(exc).__name__
             if self.stopping.is_set():
                 break
             was_up = self._up

@@ -26,18 +26,26 @@ __all__ = ["ScanResult", "bluetooth_unavailable", "discover", "format_scan", "ru
            "scan_results"]
 
 
+_NO_BLUEZ = ("org.freedesktop.DBus.Error.ServiceUnknown",  # bluetoothd not running
+             "org.freedesktop.DBus.Error.AccessDenied")  # D-Bus policy refuses org.bluez
+
+
 def bluetooth_unavailable(exc: BaseException) -> str | None:
-    """The one line to show when ``exc`` says this machine cannot use Bluetooth at all (no
-    adapter, none powered, no BlueZ/D-Bus, access denied), or None for an error that a
-    retry may cure (a strap out of range, a link that dropped)."""
-    if isinstance(exc, (FileNotFoundError, PermissionError)):  # no BlueZ/D-Bus socket
+    """The one line to show when ``exc`` says this machine cannot use Bluetooth now (no
+    adapter, none powered, no BlueZ/D-Bus, access denied, a BlueZ too old), or None for
+    an error about one strap (out of range, a link that dropped, a timeout)."""
+    if isinstance(exc, (FileNotFoundError, ConnectionRefusedError)):  # no D-Bus socket
         return f"no Bluetooth adapter available (is BlueZ running? {exc})"
+    if isinstance(exc, PermissionError):
+        return f"no Bluetooth adapter available (access to BlueZ denied: {exc})"
     if not isinstance(exc, BleakError):
         return None
-    detail = str(exc.args[0]) if exc.args else type(exc).__name__  # bleak 2 adds a reason
+    detail = " ".join(str(a) for a in exc.args if isinstance(a, str)) or type(exc).__name__
     typed = BleakBluetoothNotAvailableError is not BleakError
-    if (typed and isinstance(exc, BleakBluetoothNotAvailableError)
-            or "no bluetooth adapters" in detail.lower()):
+    if ((typed and isinstance(exc, BleakBluetoothNotAvailableError))
+            or (exc.args and exc.args[0] in _NO_BLUEZ)
+            or any(words in detail.lower() for words in ("no bluetooth adapters",
+                                                           "requires bluez"))):
         return f"no Bluetooth adapter available ({detail})"
     return None
 
