@@ -353,18 +353,28 @@ def load_dyad(path: str | Path, window_s: float = 60.0) -> dict[str, Any]:
 def _exported_source_rates(csv_path: Path) -> dict[str, float]:
     """The devices' own sampling rates from the ``metadata.json`` that rapport_sync's CSV
     export writes beside ``aligned.csv`` (its rows are on the 25-Hz grid, which would
-    make a slow belt look sampled at 25 Hz); nothing when there is no such file."""
-    meta_path = csv_path.with_name("metadata.json")
+    make a slow belt look sampled at 25 Hz). Only for a file named ``aligned.csv`` whose
+    header is the one that metadata documents; nothing otherwise, and nothing from
+    metadata that is not rapport_sync's or is damaged."""
+    if csv_path.name != "aligned.csv":
+        return {}
     try:
-        meta = json.loads(meta_path.read_text())
-        people = meta["participants"] if str(meta.get("software", "")).startswith(
-            "rapport_sync") else {}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        meta = json.loads(csv_path.with_name("metadata.json").read_text())
+        with csv_path.open(newline="") as fh:
+            header = fh.readline().strip().split(",")
+        documented = list(meta["columns"]["aligned.csv"])
+        people = meta["participants"]
+        ours = str(meta["software"]).startswith("rapport_sync")
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    if not (ours and header == documented and isinstance(people, dict)):
         return {}
     rates = {}
     for p in ("a", "b"):
-        rate = people.get(p, {}).get("raw_rate_hz") if isinstance(people, dict) else None
-        if isinstance(rate, int | float) and math.isfinite(rate) and rate > 0:
+        person = people.get(p)
+        rate = person.get("raw_rate_hz") if isinstance(person, dict) else None
+        if (isinstance(rate, int | float) and not isinstance(rate, bool)
+                and math.isfinite(rate) and rate > 0):
             rates[f"source_rate_{p}_hz"] = float(rate)
     return rates
 

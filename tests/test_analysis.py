@@ -66,18 +66,33 @@ def test_cli_summary_and_one_line_errors(tmp_path: Path,
 def test_an_exported_csv_brings_its_devices_rates(tmp_path: Path) -> None:
     """aligned.csv rows are on the 25-Hz grid; the metadata.json written beside it by the
     export says how fast each device really sampled (a 5-Hz belt judged by its 25-Hz rows
-    would look noise-free and get the widest band). Anything else beside a CSV is ignored."""
+    would look noise-free and get the widest band). Anything else is ignored: another CSV
+    beside it, a header the metadata does not document, foreign or damaged metadata."""
     path = _csv(tmp_path / "aligned.csv", CouplingScript.constant(0.0))
     assert "source_rate_a_hz" not in load_dyad(path)  # no metadata: the rows decide
+    header = path.read_text().splitlines()[0].split(",")
     meta = tmp_path / "metadata.json"
-    meta.write_text(json.dumps({"software": "rapport_sync 0.1.0", "participants": {
-        "a": {"raw_rate_hz": 5.0}, "b": {"raw_rate_hz": 50.0}}}))
+
+    def write(software: object = "rapport_sync 0.1.0", a: object = "5 Hz",
+              columns: object = header) -> None:
+        meta.write_text(json.dumps({
+            "software": software, "columns": {"aligned.csv": {c: {} for c in columns}},
+            "participants": {"a": {"raw_rate_hz": 5.0} if a == "5 Hz" else a,
+                             "b": {"raw_rate_hz": 50.0}}}))
+
+    write()
     d = load_dyad(path)
     assert (d["source_rate_a_hz"], d["source_rate_b_hz"]) == (5.0, 50.0)
-    for foreign in ('{"participants": {"a": {"raw_rate_hz": 5.0}}}', "not json",
-                    '{"software": "rapport_sync", "participants": {"a": {"raw_rate_hz": -1}}}'):
-        meta.write_text(foreign)
-        assert "source_rate_a_hz" not in load_dyad(path)
+    other = tmp_path / "my_own.csv"
+    other.write_text(path.read_text())
+    assert "source_rate_a_hz" not in load_dyad(other)
+    for damaged in ({"software": "another tool"}, {"columns": header[:-1]},
+                    {"a": None}, {"a": "x"}, {"a": {"raw_rate_hz": True}},
+                    {"a": {"raw_rate_hz": -1}}):
+        write(**damaged)  # type: ignore[arg-type]
+        assert "source_rate_a_hz" not in load_dyad(path), damaged
+    meta.write_text("not json")
+    assert "source_rate_b_hz" not in load_dyad(path)
 
 
 def test_too_short_a_recording_is_refused() -> None:
