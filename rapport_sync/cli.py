@@ -19,33 +19,35 @@ from .errors import ConfigError, RapportSyncError
 __all__ = ["main", "build_parser"]
 
 
-def _positive(kind: type = float, at_least: float = 0.0,  # type: ignore[no-untyped-def]
-              at_most: float = math.inf):
-    """A finite number above 0 (and within ``at_least`` ... ``at_most`` when given)."""
+def _number(kind: type = float, positive: bool = True, at_least: float | None = None,
+            at_most: float | None = None):  # type: ignore[no-untyped-def]
+    """An argparse type: a finite number above 0 (or, with ``positive=False``, any), within
+    ``at_least`` ... ``at_most`` when given; one line naming what is wrong otherwise."""
     def parse(text: str):  # type: ignore[no-untyped-def]
         from .sources.base import parse_number
 
         try:
-            value = parse_number(text, kind, positive=True)
+            return parse_number(text, kind, positive, at_least, at_most)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(f"{text!r} {exc}") from None
-        if not at_least <= value <= at_most:
-            raise argparse.ArgumentTypeError(f"must be between {at_least:g} and {at_most:g}, "
-                                             f"got {text}")
-        return value
     return parse
+
+
+SEED = _number(int, positive=False, at_least=0, at_most=2**32 - 1)
+MAX_SPEED = 10_000.0  # times real time; beyond it the pacing clock's arithmetic overflows
+MAX_DURATION_S = 7 * 24 * 3600.0  # a week; a longer number is a typo
 
 
 def _add_session_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="SESSION", help="session file to create "
                    "(default: a new file in the per-user sessions folder)")
-    p.add_argument("--duration", type=_positive(), metavar="S",
+    p.add_argument("--duration", type=_number(at_most=MAX_DURATION_S), metavar="S",
                    help="stop after S seconds of session time (default: until Ctrl-C)")
     p.add_argument("--headless", action="store_true",
                    help="terminal view instead of the monitor window")
-    p.add_argument("--window", type=_positive(at_least=10, at_most=3600), default=60.0,
+    p.add_argument("--window", type=_number(at_least=10, at_most=3600), default=60.0,
                    metavar="S", help="synchrony window in seconds, 10-3600 (default 60)")
-    p.add_argument("--span", type=_positive(at_least=5, at_most=3600), default=60.0, metavar="S",
+    p.add_argument("--span", type=_number(at_least=5, at_most=3600), default=60.0, metavar="S",
                    help="seconds of breathing shown in the monitor, 5-3600 (default 60)")
     p.add_argument("--name-a", metavar="LABEL", help="label of person A (stays in the session "
                    "file; exports use pseudonymous ids)")
@@ -68,9 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run a session on two simulated people (no hardware): "
                        "independent breathing, then coupled with A leading, then independent.")
     _add_session_options(p)
-    p.add_argument("--speed", type=_positive(), default=1.0, metavar="X",
+    p.add_argument("--speed", type=_number(at_most=MAX_SPEED), default=1.0, metavar="X",
                    help="run X times faster than real time (default 1)")
-    p.add_argument("--seed", type=int, default=0, metavar="N", help="simulation seed (default 0)")
+    p.add_argument("--seed", type=SEED, default=0, metavar="N", help="simulation seed (default 0)")
     p.add_argument("--source", choices=("sim", "ble-sim"), default="sim",
                    help="simulated belts on one board (sim) or two simulated Polar H10 "
                    "straps through the real BLE path (ble-sim)")
@@ -95,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=run_info)
 
     p = sub.add_parser("scan", help="list Bluetooth LE heart-rate straps nearby")
-    p.add_argument("--timeout", type=_positive(), default=5.0, metavar="S",
+    p.add_argument("--timeout", type=_number(), default=5.0, metavar="S",
                    help="how long to listen (default 5 s)")
     p.add_argument("--all", action="store_true", help="also list devices that are not straps")
     p.set_defaults(run=_delegate("rapport_sync.sources.ble_scan", "run_scan"))
@@ -105,12 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "seconds and 'a_resp', 'b_resp' (optional a_hr, b_hr in bpm, a_rr, b_rr).")
     p.add_argument("input", metavar="INPUT")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--surrogates", type=_positive(int), default=200, metavar="N",
+    p.add_argument("--surrogates", type=_number(int), default=200, metavar="N",
                    help="surrogates per type (default 200)")
-    p.add_argument("--window", type=_positive(at_least=10, at_most=3600), default=60.0,
+    p.add_argument("--window", type=_number(at_least=10, at_most=3600), default=60.0,
                    metavar="S", help="window of the windowed series in seconds, 10-3600 "
                    "(default 60)")
-    p.add_argument("--seed", type=int, default=0, metavar="N", help="surrogate seed")
+    p.add_argument("--seed", type=SEED, default=0, metavar="N", help="surrogate seed")
     p.add_argument("--pseudo-dyad", nargs="+", metavar="OTHER",
                    help="other sessions or CSVs whose people serve as never-met partners "
                         "(adds pseudo-dyad surrogates)")
@@ -127,13 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="a self-contained HTML report of a session")
     p.add_argument("session", metavar="SESSION")
     p.add_argument("--out", required=True, metavar="HTML")
-    p.add_argument("--surrogates", type=_positive(int), default=200, metavar="N")
+    p.add_argument("--surrogates", type=_number(int), default=200, metavar="N")
     p.set_defaults(run=_delegate("rapport_sync.export.report", "run_report"))
 
     p = sub.add_parser("sim-serial", help="a virtual two-belt board on a pseudo-terminal",
                        description="Create a pty streaming the belt protocol from the simulator; "
                        "prints the port's path first, runs until interrupted.")
-    p.add_argument("--seed", type=int, default=0, metavar="N")
+    p.add_argument("--seed", type=SEED, default=0, metavar="N")
     p.add_argument("--script", default="default", metavar="NAME")
     p.add_argument("--link", metavar="PATH",
                    help="also make a symbolic link at PATH to the port (a stable name)")

@@ -43,6 +43,10 @@ def test_each_command_has_help(command):
     (["demo", "--span", "1e9"], "must be between 5 and 3600"),
     (["analyze", "x.csv", "--window", "0.001"], "must be between 10 and 3600"),
     (["demo", "--duration", "abc"], "is not a number"),
+    (["demo", "--duration", "1e308"], "'1e308' must be at most 604800"),
+    (["demo", "--speed", "1e308"], "'1e308' must be at most 10000"),
+    (["demo", "--seed", "-1"], "'-1' must be between 0 and 4294967295"),
+    (["analyze", "x.csv", "--surrogates", "1.5"], "'1.5' is not an integer"),
     (["record", "--a", "sim"], "the following arguments are required: --b"),
     (["frobnicate"], "invalid choice"),
 ])
@@ -54,8 +58,11 @@ def test_wrong_arguments_exit_2_with_the_reason(args, message):
 @pytest.mark.parametrize("source, message", [
     ("bluetooth:xyz", "unknown source 'bluetooth:xyz'"),
     ("sim:seed=x", "option seed='x' is not an integer"),
-    ("sim:fs=0", "option fs='0' must be a number greater than 0"),
+    ("sim:fs=0", "option fs='0' must be between 1 and 1000"),
     ("sim:duration=inf", "option duration='inf' must be a number greater than 0"),
+    ("sim:seed=-1", "option seed='-1' must be between 0 and 4294967295"),
+    ("sim:fs=1e308", "option fs='1e308' must be between 1 and 1000"),
+    ("ble-sim:acc=1e20", "option acc='1e20' is not an integer"),
     ("ble-sim:disconnect=a@soon", "option disconnect='soon' is not a number"),
 ])
 def test_a_bad_source_string_is_one_clear_line(tmp_path, source, message):

@@ -198,24 +198,38 @@ BACKENDS: dict[str, str] = {
 _INJECTED: dict[str, SourceFactory] = {}
 
 
-def parse_number(text: str, kind: type = float, positive: bool = False) -> Any:
+def parse_number(text: str, kind: type = float, positive: bool = False,
+                 at_least: float | None = None, at_most: float | None = None) -> Any:
     """``kind(text)``; a ValueError says why not in words that follow the text: "is not a
-    number" (or "an integer"), or with ``positive`` "must be a number greater than 0"
-    (infinity and NaN included). Source options and command-line values both use it."""
+    number" (or "an integer"), with ``positive`` "must be a number greater than 0"
+    (infinity and NaN included), and outside ``at_least`` … ``at_most`` "must be between
+    … and …" (or "at least …"). Source options and command-line values both use it."""
     try:
         number = kind(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ValueError(f"is not a{'n integer' if kind is int else ' number'}") from None
     if positive and not (number > 0 and math.isfinite(number)):
         raise ValueError("must be a number greater than 0")
+    low = -math.inf if at_least is None else at_least
+    high = math.inf if at_most is None else at_most
+    if not low <= number <= high:
+        if at_least is None:
+            raise ValueError(f"must be at most {_plain(high)}")
+        if at_most is None:
+            raise ValueError(f"must be at least {_plain(low)}")
+        raise ValueError(f"must be between {_plain(low)} and {_plain(high)}")
     return number
 
 
-def number_option(value: str, key: str, kind: type = float,
-                  positive: bool = False) -> Any:
+def _plain(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def number_option(value: str, key: str, kind: type = float, positive: bool = False,
+                  at_least: float | None = None, at_most: float | None = None) -> Any:
     """A source option's number (``seed=3``, ``fs=50``); a ConfigError names the option."""
     try:
-        return parse_number(value, kind, positive)
+        return parse_number(value, kind, positive, at_least, at_most)
     except ValueError as exc:
         raise ConfigError(f"option {key}={value!r} {exc}") from None
 

@@ -436,9 +436,9 @@ def open_ble_sim(
 
     opts = parse_ble_sim_options(target)
     people = sorted(set(persons.values())) or ["a", "b"]
-    rate = number_option(opts.get("acc", "50"), "acc", int, positive=True)
-    seed = number_option(opts.get("seed", "0"), "seed", int)
-    outage = number_option(opts.get("outage", "3"), "outage", positive=True)
+    rate = number_option(opts.get("acc", "50"), "acc", int, at_least=1, at_most=1000)
+    seed = number_option(opts.get("seed", "0"), "seed", int, at_least=0, at_most=2**32 - 1)
+    outage = number_option(opts.get("outage", "3"), "outage", positive=True, at_most=3600)
     if content is None:
         from .sim import SCRIPTS
 

@@ -169,16 +169,17 @@ class SimSource(Source):
 def open_sim(target: str, persons: Mapping[str | None, str], clock: Clock) -> SimSource:
     """Backend ``sim``: one virtual board; channel 0 and 1 are the two people."""
     options = parse_sim_options(target)
-    seed = number_option(options.get("seed", "0"), "seed", int)
+    seed = number_option(options.get("seed", "0"), "seed", int, at_least=0, at_most=2**32 - 1)
     channels: dict[int, str] = {}
     for channel, person in persons.items():
         if channel is not None and channel not in ("0", "1", 0, 1):
             raise ConfigError(f"the simulated board has channels 0 and 1, not {channel}")
         channels[int(channel) if channel is not None else (0 if person == "a" else 1)] = person
     board = VirtualBeltBoard(seed=seed, fs=number_option(options.get("fs", "50"), "fs",
-                                                         positive=True),
+                                                         at_least=1, at_most=1000),
                              script=SCRIPTS[options.get("script", "default")])
-    duration = (number_option(options["duration"], "duration", positive=True)
+    duration = (number_option(options["duration"], "duration", positive=True,
+                              at_most=7 * 24 * 3600.0)
                 if "duration" in options else None)
     source = SimSource(board, channels, clock, seed=seed, duration_s=duration)
     source.device_id = f"sim-belt-{seed}"  # boards of other seeds are other boards
