@@ -24,6 +24,25 @@ def real_belt(fs: float = ANALYSIS_RATE_HZ) -> np.ndarray | None:
     return np.interp(grid, d[:, 0], d[:, 1])
 
 
+def real_beats() -> np.ndarray | None:
+    """R-peak times (s) of the real ECG recorded with the belt, or None if absent.
+
+    A plain detector that fits this clean recording (R waves ~1 mV, everything else below
+    a third of that): local maxima above half the 99.5th percentile, at least 0.4 s
+    apart. Straps send RR intervals themselves; this only gives the benchmark real RR."""
+    path = DATA / "real_ecg_128hz.csv"
+    if not path.exists():
+        print(f"(real ECG data not found in {DATA}; set RAPPORT_SYNC_DATA)")
+        return None
+    from scipy import signal as sps
+
+    d = np.loadtxt(path, delimiter=",", skiprows=1)
+    fs = 1.0 / float(np.median(np.diff(d[:, 0])))
+    peaks, _ = sps.find_peaks(d[:, 1], height=0.5 * np.percentile(d[:, 1], 99.5),
+                              distance=int(0.4 * fs))
+    return d[peaks, 0]
+
+
 def table(headers: list[str], rows: list[list[object]]) -> str:
     """A plain-text table (floats with 2 decimals, or 1 when >= 10)."""
     def cell(v: object) -> str:

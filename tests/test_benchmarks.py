@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -39,3 +40,21 @@ def test_throughput_session_path_accounts_for_its_time(monkeypatch, batch_s):
     assert len(parts) == 5 and all(p >= 0 for p in parts)
     assert sum(parts) == pytest.approx(1000.0 / x_real_time, rel=1e-6)
     assert us_per_chunk == pytest.approx(1e6 / (chunks_per_s * x_real_time), rel=0.01)
+
+
+def test_the_weak_source_table_runs_on_real_beats(capsys):
+    """The real ECG's R peaks (the benchmark's plain detector) form a clean RR series:
+    every interval within 25 % of the median, none missed or doubled; the RR-fallback
+    table then scores both sources."""
+    from benchmarks import phase_accuracy
+    from benchmarks.common import real_beats, real_belt
+
+    beats, belt = real_beats(), real_belt()
+    if beats is None or belt is None:
+        pytest.skip("the real recordings are not here (set RAPPORT_SYNC_DATA)")
+    rr = np.diff(beats)
+    assert len(beats) > 100 and np.all(np.abs(rr / np.median(rr) - 1) < 0.25)
+    phase_accuracy.rr_fallback(belt)
+    out = capsys.readouterr().out
+    assert re.search(r"^belt\s+[0-9.]+", out, re.MULTILINE)
+    assert re.search(r"^RR of the ECG\s+[0-9.]+", out, re.MULTILINE)
