@@ -26,7 +26,8 @@ from scipy import signal as sps
 
 from .events import BreathEvent, BreathEventDetector, BreathFlag, EventKind
 from .filters import Ring, SosFilter, band_sos, dominant_frequency, finite_median, median_of
-from .phase import CausalPhase, PhaseCalibration, PhaseFilter, band_width_for, in_band_snr_db
+from .phase import (CausalPhase, PhaseCalibration, PhaseFilter, band_width_for, in_band_snr_db,
+                    reference_analytic)
 from .quality import Quality, assess_quality, clipped_fraction, has_motion, is_flat
 
 __all__ = [
@@ -133,9 +134,9 @@ class BreathTracker:
         # the learned filter's input
         self._live = Ring(int(90 * fs), 5)
         self._phase_pushed = 0  # samples that went through the phase path
-        self._calib = PhaseCalibration(self.fs, pre_sos=self._hp_sos) if calibrate else None
-        self._filter = (PhaseFilter(self.fs, pre_sos=base_sos) if calibrate and learn_filter
-                        else None)
+        self._base_sos = base_sos  # undone in the reference the phase learns from
+        self._calib = PhaseCalibration(self.fs) if calibrate else None
+        self._filter = PhaseFilter(self.fs) if calibrate and learn_filter else None
         self._agreement = 0j  # running mean of e^{i(learned - band-pass phase)}
         self._agree_step = 1.0 - math.exp(-1.0 / (AGREEMENT_S * self.fs))
         self._calib_every = max(1, round(calibrate_every_s / control_every_s))
@@ -339,13 +340,26 @@ class BreathTracker:
                 self._n_breaths += 1
         if (self._calib is not None and self._phase_ok
                 and (self._n // self._hop) % self._calib_every == 0):
-            past = self._live.last(min(self._phase_pushed, self._live.capacity))
-            self._calib.learn(past[:, 2], past[:, 3])
-            if self._filter is not None:
-                self._filter.learn(past[:, 4])
+            self._learn_phase()
         self._env_ref = finite_median(live30[:, 1])
         self._state = self._make_state(raw10, clean30[-int(3 * fs):], f0)
         self._phase_ok = self._state.quality.usable and not self._state.apnea
+
+    def _learn_phase(self) -> None:
+        """Both learned corrections fit the same reference: that of the past buffer's
+        input before the drift high-pass (which leads a slow breath by several degrees),
+        computed once from the filter's input column (finite: it holds through gaps);
+        c(φ) only on buffers without a gap."""
+        assert self._calib is not None
+        past = self._live.last(min(self._phase_pushed, self._live.capacity))
+        u = past[:, 4]
+        if not np.isfinite(u).all():
+            return
+        z = reference_analytic(u, self.fs, self._base_sos)
+        if np.isfinite(past[:, 2]).all():
+            self._calib.learn(np.angle(z), past[:, 3])
+        if self._filter is not None:
+            self._filter.learn(u, z)
 
     def _make_state(self, raw10: np.ndarray, clean3: np.ndarray, f0: float) -> BreathState:
         fs, det = self.fs, self._detector

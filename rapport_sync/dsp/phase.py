@@ -272,14 +272,11 @@ class PhaseCalibration:
         Weight of the previous fit at each new fit (exponential forgetting).
     max_correction_deg : float
         Clip of |c(φ)|, so a bad fit can never turn the phase around.
-    pre_sos : ndarray, optional
-        The drift filter the input went through (undone in the reference it learns from).
     """
 
     def __init__(self, fs: float, order: int = 3, edge_s: float = 15.0, forget: float = 0.75,
-                 max_correction_deg: float = 45.0, pre_sos: np.ndarray | None = None) -> None:
+                 max_correction_deg: float = 45.0) -> None:
         self.fs, self.order, self.edge = fs, order, int(edge_s * fs)
-        self._pre = pre_sos
         self.forget = forget
         self.max_correction = np.radians(max_correction_deg)
         k = 2 * order + 1
@@ -289,12 +286,12 @@ class PhaseCalibration:
         self._coef: list[float] = []  # the same as plain floats, empty until learned
         self._pairs: list[tuple[float, float]] = []  # (a_k, b_k) for k = 1 ... order
 
-    def learn(self, y: np.ndarray, phase: np.ndarray) -> None:
-        """Fit on a past buffer: ``y`` the drift-free input, ``phase`` the raw causal phase."""
-        if len(y) < 2 * self.edge + 10 * self.fs or not np.isfinite(y).all():
+    def learn(self, ref: np.ndarray, phase: np.ndarray) -> None:
+        """Fit on a past buffer: ``ref`` its reference phase (:func:`reference_analytic`),
+        ``phase`` the raw causal phase of the same samples."""
+        if len(ref) < 2 * self.edge + 10 * self.fs:
             return
-        ref = np.angle(reference_analytic(y, self.fs, self._pre))
-        sl = slice(self.edge, len(y) - self.edge)
+        sl = slice(self.edge, len(ref) - self.edge)
         p, r = phase[sl], ref[sl]
         ok = np.isfinite(p) & np.isfinite(r)
         if ok.sum() < 5 * self.fs:
@@ -343,14 +340,14 @@ class PhaseFilter:
     to the reference's analytic signal: the least-squares (Wiener) causal estimate of the
     reference phase now.
 
-    Every learning step takes a past buffer of the input, computes the reference's
-    analytic signal z on it (:func:`reference_analytic`, the drift filter undone), and
-    adds the normal equations of ``z[t] ≈ Σ_q h[q]·(u[t − q] − mean of those taps)`` for
-    every t at least ``start_s`` after the buffer's start and ``settle_s`` before its end
-    to the earlier ones, with forgetting, each buffer's divided by its input power (so a
-    buffer holding one huge movement artefact weighs no more than any other). The filter
-    is the ridge solution; the phase now is arg of its output. It uses only the past:
-    still causal.
+    Every learning step takes a past buffer of the input and the reference's analytic
+    signal z on it (:func:`reference_analytic`, the drift filter undone), and adds the
+    normal equations of ``z[t] ≈ Σ_q h[q]·(u[t − q] − mean of those taps)`` for every t
+    at least ``start_s`` after the buffer's start and ``settle_s`` before its end to the
+    earlier ones, with forgetting, each buffer's divided by its input power (so a buffer
+    holding one huge movement artefact weighs no more than any other). The filter is the
+    ridge solution; the phase now is arg of its output. It uses only the past: still
+    causal.
 
     Unlike a band around the tracked rate, the filter learns the whole mapping the
     reference applies to this person's breathing (shape, typical irregularity, noise), so
@@ -373,37 +370,32 @@ class PhaseFilter:
         unless older input clearly helps (and follows a sudden change sooner).
     ridge_age_s : float
         Tap age (s) at which the load has doubled.
-    pre_sos : ndarray, optional
-        The drift filter the input went through (undone in the reference).
     """
 
     def __init__(self, fs: float, taps_s: float = 10.0, start_s: float = 15.0,
                  settle_s: float = 5.0, forget: float = 0.95, ridge: float = 1e-4,
-                 ridge_age_s: float = 2.0, pre_sos: np.ndarray | None = None) -> None:
+                 ridge_age_s: float = 2.0) -> None:
         self.fs = float(fs)
         self.taps = max(2, round(taps_s * fs))
         self.start, self.settle = round(start_s * fs), round(settle_s * fs)
-        self.forget, self.ridge, self._pre = forget, ridge, pre_sos
+        self.forget, self.ridge = forget, ridge
         age = np.arange(self.taps)[::-1] / self.fs  # of each tap, oldest first
         self._load_shape = 1.0 + (age / ridge_age_s) ** 2
-        self._ridge_age_s = ridge_age_s
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything learned (after the input changed sign, say)."""
         self._ata = np.zeros((self.taps, self.taps))
         self._atz = np.zeros((self.taps, 2))  # real and imaginary part
         self.coef: np.ndarray | None = None  # (taps, 2): real, imaginary; oldest first
 
-    def reset(self) -> None:
-        """Forget everything learned (after the input changed sign, say)."""
-        self.__init__(self.fs, self.taps / self.fs, self.start / self.fs,  # type: ignore[misc]
-                      self.settle / self.fs, self.forget, self.ridge, self._ridge_age_s,
-                      self._pre)
-
-    def learn(self, u: np.ndarray) -> None:
-        """Fit on a past buffer of the input (skipped unless all of it is finite)."""
+    def learn(self, u: np.ndarray, z: np.ndarray) -> None:
+        """Fit on a past buffer of the input ``u`` (finite) and its reference's analytic
+        signal ``z``."""
         n, k = len(u), self.taps
         first = max(self.start, k - 1)
-        if n - self.settle - first < 10 * self.fs or not np.isfinite(u).all():
+        if n - self.settle - first < 10 * self.fs:
             return
-        z = reference_analytic(u, self.fs, self._pre)
         end = n - self.settle
         ata, atz = window_normal_equations(u, z, first, end, k)
         power = float(np.trace(ata))
