@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import sys
 from collections.abc import Sequence
 
@@ -33,12 +32,18 @@ def _number(kind: type = float, positive: bool = True, at_least: float | None = 
     return parse
 
 
-SEED = _number(int, positive=False, at_least=0, at_most=2**32 - 1)
 MAX_SPEED = 10_000.0  # times real time; beyond it the pacing clock's arithmetic overflows
-MAX_DURATION_S = 7 * 24 * 3600.0  # a week; a longer number is a typo
+
+
+def _seed():  # type: ignore[no-untyped-def]
+    from .sources.base import MAX_SEED
+
+    return _number(int, positive=False, at_least=0, at_most=MAX_SEED)
 
 
 def _add_session_options(p: argparse.ArgumentParser) -> None:
+    from .sources.base import MAX_DURATION_S
+
     p.add_argument("--out", metavar="SESSION", help="session file to create "
                    "(default: a new file in the per-user sessions folder)")
     p.add_argument("--duration", type=_number(at_most=MAX_DURATION_S), metavar="S",
@@ -72,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_session_options(p)
     p.add_argument("--speed", type=_number(at_most=MAX_SPEED), default=1.0, metavar="X",
                    help="run X times faster than real time (default 1)")
-    p.add_argument("--seed", type=SEED, default=0, metavar="N", help="simulation seed (default 0)")
+    p.add_argument("--seed", type=_seed(), default=0, metavar="N",
+                   help="simulation seed (default 0)")
     p.add_argument("--source", choices=("sim", "ble-sim"), default="sim",
                    help="simulated belts on one board (sim) or two simulated Polar H10 "
                    "straps through the real BLE path (ble-sim)")
@@ -112,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window", type=_number(at_least=10, at_most=3600), default=60.0,
                    metavar="S", help="window of the windowed series in seconds, 10-3600 "
                    "(default 60)")
-    p.add_argument("--seed", type=SEED, default=0, metavar="N", help="surrogate seed")
+    p.add_argument("--seed", type=_seed(), default=0, metavar="N", help="surrogate seed")
     p.add_argument("--pseudo-dyad", nargs="+", metavar="OTHER",
                    help="other sessions or CSVs whose people serve as never-met partners "
                         "(adds pseudo-dyad surrogates)")
@@ -135,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sim-serial", help="a virtual two-belt board on a pseudo-terminal",
                        description="Create a pty streaming the belt protocol from the simulator; "
                        "prints the port's path first, runs until interrupted.")
-    p.add_argument("--seed", type=SEED, default=0, metavar="N")
+    p.add_argument("--seed", type=_seed(), default=0, metavar="N")
     p.add_argument("--script", default="default", metavar="NAME")
     p.add_argument("--link", metavar="PATH",
                    help="also make a symbolic link at PATH to the port (a stable name)")

@@ -32,6 +32,8 @@ __all__ = [
     "Source",
     "SourceSpec",
     "BACKENDS",
+    "MAX_DURATION_S",
+    "MAX_SEED",
     "number_option",
     "parse_number",
     "register_backend",
@@ -196,6 +198,10 @@ BACKENDS: dict[str, str] = {
     "replay": "rapport_sync.session.replay_source:open_replay",  # reads the store
 }
 _INJECTED: dict[str, SourceFactory] = {}
+
+
+MAX_SEED = 2**32 - 1  # simulation and surrogate seeds are 0 ... MAX_SEED
+MAX_DURATION_S = 7 * 24 * 3600.0  # a session of more than a week is a typo
 
 
 def parse_number(text: str, kind: type = float, positive: bool = False,

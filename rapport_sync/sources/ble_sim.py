@@ -47,7 +47,7 @@ from ..protocol.pmd import (
     parse_request,
 )
 from ..protocol.pmd_data import H10_UNSET_CLOCK_NS, encode_acc, encode_ecg
-from .base import number_option
+from .base import MAX_SEED, number_option
 from .ble import BleSource
 from .fake_bleak import FakeBleakClient, FakeCharacteristic, FakeServiceCollection, strap_gatt
 
@@ -437,7 +437,7 @@ def open_ble_sim(
     opts = parse_ble_sim_options(target)
     people = sorted(set(persons.values())) or ["a", "b"]
     rate = number_option(opts.get("acc", "50"), "acc", int, at_least=1, at_most=1000)
-    seed = number_option(opts.get("seed", "0"), "seed", int, at_least=0, at_most=2**32 - 1)
+    seed = number_option(opts.get("seed", "0"), "seed", int, at_least=0, at_most=MAX_SEED)
     outage = number_option(opts.get("outage", "3"), "outage", positive=True, at_most=3600)
     if content is None:
         from .sim import SCRIPTS

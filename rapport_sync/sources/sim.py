@@ -19,7 +19,16 @@ from ..dsp.simulate import DEFAULT_SCRIPT, CouplingScript, DyadSimulator
 from ..errors import ConfigError
 from ..protocol.belt import BeatFrame, DeviceInfoFrame, Frame, SamplesFrame, StatusFrame, encode_frame
 from ..samples import Chunk, DeviceEvent, DeviceEventKind, PayloadKind
-from .base import Clock, DeviceInfo, Emit, MonotonicClock, Source, number_option
+from .base import (
+    MAX_DURATION_S,
+    MAX_SEED,
+    Clock,
+    DeviceInfo,
+    Emit,
+    MonotonicClock,
+    Source,
+    number_option,
+)
 
 __all__ = ["SCRIPTS", "VirtualBeltBoard", "SimSource", "open_sim", "parse_sim_options"]
 
@@ -169,7 +178,7 @@ class SimSource(Source):
 def open_sim(target: str, persons: Mapping[str | None, str], clock: Clock) -> SimSource:
     """Backend ``sim``: one virtual board; channel 0 and 1 are the two people."""
     options = parse_sim_options(target)
-    seed = number_option(options.get("seed", "0"), "seed", int, at_least=0, at_most=2**32 - 1)
+    seed = number_option(options.get("seed", "0"), "seed", int, at_least=0, at_most=MAX_SEED)
     channels: dict[int, str] = {}
     for channel, person in persons.items():
         if channel is not None and channel not in ("0", "1", 0, 1):
@@ -179,7 +188,7 @@ def open_sim(target: str, persons: Mapping[str | None, str], clock: Clock) -> Si
                                                          at_least=1, at_most=1000),
                              script=SCRIPTS[options.get("script", "default")])
     duration = (number_option(options["duration"], "duration", positive=True,
-                              at_most=7 * 24 * 3600.0)
+                              at_most=MAX_DURATION_S)
                 if "duration" in options else None)
     source = SimSource(board, channels, clock, seed=seed, duration_s=duration)
     source.device_id = f"sim-belt-{seed}"  # boards of other seeds are other boards
