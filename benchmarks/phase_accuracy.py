@@ -245,12 +245,13 @@ def main(argv: list[str] | None = None) -> None:
         rr_fallback(belt)
 
 
-def rr_fallback(belt: np.ndarray) -> None:
+def rr_fallback(belt: np.ndarray) -> list[list[object]]:
     """The weakest source on real data: breathing from the RR intervals of the ECG recorded
-    with the belt (a strap that sends heart rate only), scored against the belt."""
+    with the belt (a strap that sends heart rate only), scored against the belt. Returns
+    the table's rows (source, median, p95, PLV vs the belt, breaths, breaths per minute)."""
     beats = real_beats()
     if beats is None:
-        return
+        return []
     grid = np.arange(len(belt)) / FS
     rr = np.interp(grid, beats[1:], np.diff(beats))  # as the session puts RR on the grid
     ref = reference_phase(belt, FS)
@@ -272,6 +273,7 @@ def rr_fallback(belt: np.ndarray) -> None:
     print("scored against the belt's reference phase (after 60 s); the offline references "
           f"of -RR and of the belt agree with PLV {abs(np.mean(np.exp(1j * offline))):.2f}")
     print(table(["breathing from", "median", "p95", "PLV vs belt", "breaths", "per min"], rows))
+    return rows
 
 
 if __name__ == "__main__":

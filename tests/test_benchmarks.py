@@ -42,10 +42,11 @@ def test_throughput_session_path_accounts_for_its_time(monkeypatch, batch_s):
     assert us_per_chunk == pytest.approx(1e6 / (chunks_per_s * x_real_time), rel=0.01)
 
 
-def test_the_weak_source_table_runs_on_real_beats(capsys):
+def test_the_weak_source_table_runs_on_real_beats():
     """The real ECG's R peaks (the benchmark's plain detector) form a clean RR series:
-    every interval within 25 % of the median, none missed or doubled; the RR-fallback
-    table then scores both sources."""
+    every interval within 25 % of the median, none missed or doubled. Scored against the
+    belt's reference, the belt's own live phase locks closely and the RR-derived one,
+    the weakest source, less closely."""
     from benchmarks import phase_accuracy
     from benchmarks.common import real_beats, real_belt
 
@@ -54,7 +55,6 @@ def test_the_weak_source_table_runs_on_real_beats(capsys):
         pytest.skip("the real recordings are not here (set RAPPORT_SYNC_DATA)")
     rr = np.diff(beats)
     assert len(beats) > 100 and np.all(np.abs(rr / np.median(rr) - 1) < 0.25)
-    phase_accuracy.rr_fallback(belt)
-    out = capsys.readouterr().out
-    assert re.search(r"^belt\s+[0-9.]+", out, re.MULTILINE)
-    assert re.search(r"^RR of the ECG\s+[0-9.]+", out, re.MULTILINE)
+    (source_1, *_, plv_belt, _, _), (source_2, *_, plv_rr, _, _) = phase_accuracy.rr_fallback(belt)
+    assert (source_1, source_2) == ("belt", "RR of the ECG")
+    assert plv_belt > 0.7 and plv_rr < plv_belt

@@ -302,7 +302,9 @@ def test_a_scan_that_fails_otherwise_says_so(monkeypatch):
 
 def _connecting_with(error: BaseException, seconds: float = 30.0) -> tuple[ble.BleSource, list]:
     """A strap whose every connection attempt raises ``error``, for ``seconds`` of virtual time."""
-    class Refusing:
+    class Refusing:  # the members of bleak's client that the source uses before connecting
+        is_connected = False
+
         def __init__(self, target, on_disconnect):
             self.address = target
 

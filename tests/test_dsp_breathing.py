@@ -310,9 +310,10 @@ def test_the_calibrations_one_fft_reference_is_the_reference_away_from_the_ends(
 
 
 def test_the_learned_reference_undoes_the_drift_high_pass() -> None:
-    """The live phase path sees the belt through a 0.02-Hz high-pass, which leads a slow
-    breath by several degrees; the reference the calibration learns from must be the
-    reference of the belt itself, not of the filtered input (the error it would learn)."""
+    """The live phase path sees the belt through a causal high-pass (here the 0.02-Hz
+    drift filter), which leads a slow breath by several degrees; the reference the phase
+    learns from must be the reference of the belt itself, not of the filtered input (the
+    error it would learn)."""
     from scipy import signal as sps
 
     from rapport_sync.dsp.breathing import DRIFT_CUTOFF_HZ
@@ -358,7 +359,8 @@ def test_the_learned_filter_beats_the_calibrated_band_pass() -> None:
                        PersonParams(rate_bpm=8.0, rate_cv=0.2, noise=0.1)):
             x = simulate_dyad(300, FS, seed=seed, a=params,
                               script=CouplingScript.constant(0.0)).a.belt
-            kind = "regular" if params.noise < 0.05 and params.rate_cv < 0.2 else "noisy or irregular"
+            regular = params.noise < 0.05 and params.rate_cv < 0.2
+            kind = "regular" if regular else "noisy or irregular"
             gains[kind].append(_live_median_error(x, False) - _live_median_error(x, True))
     assert min(gains["regular"]) > -0.5, gains
     assert min(gains["noisy or irregular"]) > 0.75, gains
