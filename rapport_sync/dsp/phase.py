@@ -308,12 +308,8 @@ class PhaseCalibration:
                        for k in range(1, self.order + 1)]
 
     def apply(self, phase: np.ndarray) -> np.ndarray:
-        """Corrected phase (NaN stays NaN); the array form of :meth:`apply_list`."""
-        p = np.asarray(phase, dtype=float)
-        if not self._coef:
-            return p.copy()
-        c = _harmonics(np.nan_to_num(p), self.order) @ self.coef
-        return wrap(p + np.clip(c, -self.max_correction, self.max_correction))
+        """Corrected phase (NaN stays NaN)."""
+        return np.array(self.apply_list(np.asarray(phase, dtype=float).tolist()))
 
     def apply_list(self, phase: list[float]) -> list[float]:
         """:meth:`apply` on a plain list (the live path)."""
