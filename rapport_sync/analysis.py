@@ -344,24 +344,22 @@ def load_dyad(path: str | Path, window_s: float = 60.0) -> dict[str, Any]:
         return {"time_s": cols["time"], "a_resp": cols["a_resp"], "b_resp": cols["b_resp"],
                 "a_hr": cols.get("a_hr"), "b_hr": cols.get("b_hr"),
                 "a_rr": cols.get("a_rr"), "b_rr": cols.get("b_rr"),
-                **_exported_source_rates(path)}
+                **_exported_source_rates(path, list(cols))}
     from .session.replay import replay_session  # lazy: sessions pull in the store
 
     return replay_arrays(replay_session(path, window_s=window_s))
 
 
-def _exported_source_rates(csv_path: Path) -> dict[str, float]:
+def _exported_source_rates(csv_path: Path, header: list[str]) -> dict[str, float]:
     """The devices' own sampling rates from the ``metadata.json`` that rapport_sync's CSV
     export writes beside ``aligned.csv`` (its rows are on the 25-Hz grid, which would
     make a slow belt look sampled at 25 Hz). Only for a file named ``aligned.csv`` whose
-    header is the one that metadata documents; nothing otherwise, and nothing from
+    ``header`` is the one that metadata documents; nothing otherwise, and nothing from
     metadata that is not rapport_sync's or is damaged."""
     if csv_path.name != "aligned.csv":
         return {}
     try:
         meta = json.loads(csv_path.with_name("metadata.json").read_text())
-        with csv_path.open(newline="") as fh:
-            header = fh.readline().strip().split(",")
         documented = list(meta["columns"]["aligned.csv"])
         people = meta["participants"]
         ours = str(meta["software"]).startswith("rapport_sync")
