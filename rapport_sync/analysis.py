@@ -23,7 +23,7 @@ import numpy as np
 
 from .dsp import ANALYSIS_RATE_HZ
 from .dsp.breathing import BreathTracker, EventKind
-from .dsp.heart import HeartTracker
+from .dsp.heart import HeartTracker, correct_rr
 from .dsp.phase import phase_error_deg, reference_phase
 from .dsp.resample import interp_with_gaps
 from .dsp.surrogates import surrogate_test
@@ -157,19 +157,27 @@ def _onset_coincidence(ev_a: list[Any], ev_b: list[Any], tol_s: float, duration_
 
 def _heart_sync(hr_a: np.ndarray, hr_b: np.ndarray, fs: float, rng: np.random.Generator,
                 max_lag_s: float = 5.0, n_surr: int = 200) -> dict[str, float]:
-    """Lagged correlation of the two heart-rate series (slow trends removed) vs circular shifts."""
+    """Lagged correlation of the two heart-rate series (30-s trends removed; the Boker
+    peak nearest lag 0, positive lag when A leads) against the same statistic of circular
+    shifts of B by at least 60 s."""
     nan = float("nan")
     ok = np.isfinite(hr_a) & np.isfinite(hr_b)
     if ok.sum() < 60 * fs:
         return {"r": nan, "lag_s": nan, "p": nan}
-    k = max(1, int(30 * fs))
+    kernel = np.ones(max(1, int(30 * fs)))
+    counts = np.maximum(np.convolve(ok.astype(float), kernel, "same"), 1.0)
+
     def detrend(x: np.ndarray) -> np.ndarray:
-        filled = np.interp(np.arange(len(x)), np.flatnonzero(np.isfinite(x)), x[np.isfinite(x)])
-        trend = np.convolve(filled, np.ones(k) / k, mode="same")
-        return np.where(ok, filled - trend, 0.0)
+        """Minus the mean of the valid samples within ±15 s (so the edges, with half a
+        window, are not pulled towards zero), and 0 where either series is missing."""
+        v = np.where(ok, x, 0.0)
+        return np.where(ok, v - np.convolve(v, kernel, "same") / counts, 0.0)
+
     a, b = detrend(hr_a), detrend(hr_b)
     n, lags = len(a), np.arange(-int(max_lag_s * fs), int(max_lag_s * fs) + 1)
     den = np.sqrt((a**2).sum() * (b**2).sum())
+    if not den > 0:
+        return {"r": nan, "lag_s": nan, "p": nan}
     nfft = 1 << int(np.ceil(np.log2(2 * n)))
     fa, fb = np.fft.rfft(a, nfft), np.fft.rfft(b, nfft)
     r = np.fft.irfft(np.conj(fa) * fb, nfft)[lags % nfft] / den
@@ -177,8 +185,10 @@ def _heart_sync(hr_a: np.ndarray, hr_b: np.ndarray, fs: float, rng: np.random.Ge
     circ = np.fft.irfft(np.conj(np.fft.rfft(a)) * np.fft.rfft(b), n) / den
     lo = int(60 * fs)
     shifts = rng.integers(lo, max(lo + 1, n - lo), n_surr)
-    surr = np.array([np.max(circ[(s + lags) % n]) for s in shifts])
-    p = float((1 + np.sum(surr >= peak)) / (1 + n_surr)) if np.isfinite(peak) else nan
+    surr = np.array([lag_peak(circ[(s + lags) % n], lags / fs, nearest_zero=True)[0]
+                     for s in shifts])
+    surr = surr[np.isfinite(surr)]  # a shift without a local peak has no statistic
+    p = float((1 + np.sum(surr >= peak)) / (1 + surr.size)) if np.isfinite(peak) else nan
     return {"r": peak, "lag_s": lag, "p": p}
 
 
@@ -186,7 +196,8 @@ def _hr_grid(t: np.ndarray, hr: np.ndarray | None, rr: np.ndarray | None, grid: 
              ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     if rr is not None and np.isfinite(rr).sum() >= 8:
         bt, brr = _beats_from_column(t, rr)
-        return _to_grid(bt, 60.0 / brr, grid, max_gap_s=3.0), (bt, brr)
+        fixed, _ = correct_rr(brr, bt)  # missed and extra beats are not heart rate
+        return _to_grid(bt, 60.0 / fixed, grid, max_gap_s=3.0), (bt, brr)
     if hr is not None and np.isfinite(hr).any():
         return _to_grid(t, hr, grid, max_gap_s=3.0), None
     return np.full(len(grid), np.nan), None
