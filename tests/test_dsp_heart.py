@@ -9,12 +9,12 @@ from rapport_sync.dsp.heart import HeartTracker, correct_rr, rsa_amplitude_ms
 from rapport_sync.dsp.simulate import CouplingScript, simulate_dyad
 
 
-def _beats(hr_bpm: float = 70.0, rsa_ms: float = 80.0, seconds: float = 120.0
-           ) -> tuple[np.ndarray, np.ndarray]:
-    """RR intervals swinging ``rsa_ms`` peak to trough with a 4-s breath."""
+def _beats(hr_bpm: float = 70.0, rsa_ms: float = 80.0, seconds: float = 120.0,
+           breath_hz: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+    """RR intervals swinging ``rsa_ms`` peak to trough with the breath (4 s by default)."""
     t, times, rrs = 0.0, [], []
     while t < seconds:
-        rr = 60.0 / hr_bpm - rsa_ms / 2000.0 * np.sin(2 * np.pi * 0.25 * t)
+        rr = 60.0 / hr_bpm - rsa_ms / 2000.0 * np.sin(2 * np.pi * breath_hz * t)
         t += rr
         times.append(t)
         rrs.append(rr)
@@ -55,6 +55,23 @@ def test_rsa_amplitude_is_the_peak_to_trough_swing() -> None:
     assert rsa_amplitude_ms(t, rr) == pytest.approx(80.0, rel=0.15)
     t, rr = _beats(rsa_ms=0.0)
     assert rsa_amplitude_ms(t, rr) < 5.0
+
+
+@pytest.mark.parametrize("breaths_per_min", [4, 6, 9, 15, 20])
+def test_rsa_is_the_swing_at_any_breathing_rate_once_the_rate_is_known(
+        breaths_per_min: float) -> None:
+    """An 80-ms sinusoidal RSA at 70 beats/min reads 80 ms within 5 % from 4 to 20
+    breaths/min over the tracker's 60-s window when the breathing rate is given; the fixed
+    band, without it, reads the paced 6/min breather at half (the band's edge)."""
+    f = breaths_per_min / 60.0
+    t, rr = _beats(seconds=200.0, breath_hz=f)
+    tracked = HeartTracker(breath_hz=f)
+    tracked.update(t, rr)
+    assert tracked.state.rsa_ms == pytest.approx(80.0, rel=0.05)
+    if breaths_per_min == 6:
+        fixed = HeartTracker()
+        fixed.update(t, rr)
+        assert fixed.state.rsa_ms < 0.6 * 80.0
 
 
 def test_simulated_heart_rate() -> None:

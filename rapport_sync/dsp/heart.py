@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.interpolate import CubicSpline
 
 from .filters import band_sos, median_of, zero_phase
 
@@ -34,6 +35,8 @@ followed from then on. A level at about twice or half the old one is the signatu
 missed or extra beats and stays artifacts, unless it comes after a pause in the beats of
 more than :data:`NEW_LEVEL_GAP_S` (then nothing tells the two apart)."""
 NEW_LEVEL_GAP_S = 5.0
+RSA_BAND_HZ = (0.1, 0.5)  # when the breathing rate is not known
+BREATH_HZ = (4.0 / 60.0, 40.0 / 60.0)  # breathing rates an RSA band is centred on
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,15 +63,30 @@ def correct_rr(rr_s: np.ndarray, time_s: np.ndarray | None = None, max_jump: flo
 
 
 def rsa_amplitude_ms(time_s: np.ndarray, rr_s: np.ndarray,
-                     band_hz: tuple[float, float] = (0.1, 0.5), resample_hz: float = 4.0) -> float:
-    """Peak-to-trough RSA (ms): 2·√2·SD of the RR series band-passed to the breathing band."""
+                     band_hz: tuple[float, float] = RSA_BAND_HZ, resample_hz: float = 4.0,
+                     breath_hz: float = math.nan) -> float:
+    """Peak-to-trough RSA (ms): 2·√2·SD of the RR series (cubic spline at ``resample_hz``)
+    band-passed around the breathing frequency.
+
+    With ``breath_hz`` known, the band is ``breath_hz / 2 … 2 · breath_hz`` (gain within
+    1 % over ±20 % of the rate); otherwise the fixed ``band_hz``, whose zero-phase gain is
+    a half at its edges: a sinusoidal RSA at 6 or 30 breaths/min reads half its swing.
+    """
     t, rr = np.asarray(time_s, float), np.asarray(rr_s, float)
     ok = np.isfinite(t) & np.isfinite(rr)
     t, rr = t[ok], rr[ok]
-    if len(t) < 8 or t[-1] - t[0] < 4.0 / band_hz[0]:
+    if len(t) > 1:
+        rising = np.r_[True, np.diff(t) > 0]
+        t, rr = t[rising], rr[rising]
+    if BREATH_HZ[0] <= breath_hz <= BREATH_HZ[1]:
+        band_hz = (breath_hz / 2.0, breath_hz * 2.0)
+        shortest = 3.0 / breath_hz  # three breaths
+    else:
+        shortest = 4.0 / band_hz[0]
+    if len(t) < 8 or t[-1] - t[0] < shortest:
         return float("nan")
     grid = np.arange(t[0], t[-1], 1.0 / resample_hz)
-    y = np.interp(grid, t, rr)
+    y = CubicSpline(t, rr)(grid)
     sos = band_sos(band_hz[0], band_hz[1], resample_hz)
     yb = zero_phase(sos, y - y.mean())
     return float(2.0 * np.sqrt(2.0) * yb.std() * 1000.0)
@@ -92,11 +110,16 @@ class HeartTracker:
         Windows of the heart rate and the RSA amplitude.
     rsa_every_s : float
         Cadence of the RSA amplitude (beat time).
+    breath_hz : float, optional
+        The person's breathing frequency, if known: the RSA band is centred on it (see
+        :func:`rsa_amplitude_ms`; the fixed band reads slow and fast breathers low).
     """
 
     def __init__(self, max_jump: float = 0.2, history: int = 11, hr_window_s: float = 10.0,
-                 rsa_window_s: float = 60.0, rsa_every_s: float = 5.0) -> None:
+                 rsa_window_s: float = 60.0, rsa_every_s: float = 5.0,
+                 breath_hz: float = math.nan) -> None:
         self.max_jump, self.history = max_jump, history
+        self.breath_hz = breath_hz
         self.hr_window_s, self.rsa_window_s = hr_window_s, rsa_window_s
         self.rsa_every_s = rsa_every_s
         self._rsa_end = float("nan")  # end of the window the current RSA is from
@@ -180,7 +203,8 @@ class HeartTracker:
                 self._rsa_end = end
                 lo = bisect.bisect_right(self._t, end - self.rsa_window_s)
                 hi = bisect.bisect_right(self._t, end)
-                self._rsa = rsa_amplitude_ms(np.array(self._t[lo:hi]), np.array(self._rr[lo:hi]))
+                self._rsa = rsa_amplitude_ms(np.array(self._t[lo:hi]), np.array(self._rr[lo:hi]),
+                                             breath_hz=self.breath_hz)
         else:
             hr = float("nan")
         self._state = HeartState(float(hr), self._rsa, self._n, self._n_bad / self._n)
