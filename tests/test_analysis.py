@@ -135,7 +135,9 @@ def test_real_belt_pseudo_dyads() -> None:
 def test_pseudo_dyads_from_other_recordings(tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     """People from other recordings (who never met) are the partners of the pseudo-dyad
-    null: a coupled pair locks more than any of them."""
+    null, each once with A and once with B: a coupled pair locks more than all eight
+    such pairs, and p is the smallest eight partners allow, 1/9 (a partner reused 20
+    times read p 1/21 and z 19.6 from two distinct values)."""
     coupled = _csv(tmp_path / "coupled.csv", CouplingScript.constant(1.0, 1.5), seed=1)
     others = [str(_csv(tmp_path / f"other{s}.csv", CouplingScript.constant(0.0), seed=s))
               for s in (11, 12)]
@@ -143,8 +145,8 @@ def test_pseudo_dyads_from_other_recordings(tmp_path: Path,
                  "--pseudo-dyad", *others]) == 0
     r = json.loads(capsys.readouterr().out)
     pseudo = r["surrogates"]["pseudo_dyad"]
-    assert pseudo["n"] == 20  # two recordings, two people each, cycled
-    assert pseudo["p"] < 0.1 and pseudo["z"] > 2.0
+    assert pseudo["n"] == 8  # two recordings, two people each, with A and with B
+    assert pseudo["p"] == pytest.approx(1 / 9) and pseudo["z"] > 2.0
     assert r["surrogates"]["pseudo_dyad"]["mean"] < r["mean_windowed_plv"]
 
 

@@ -138,7 +138,10 @@ def surrogate_test(phase_a: np.ndarray, phase_b: np.ndarray, signal_b: np.ndarra
     signal_b : ndarray or None
         B's breathing signal (needed for ``iaaft``; NaN gaps are interpolated).
     pool : sequence of ndarray
-        Other people's phase series for ``pseudo_dyad`` (any length; cropped or skipped).
+        Other people's phase series for ``pseudo_dyad`` (any length; cropped or skipped):
+        each is paired once with A and once with B, so that type has at most
+        ``2 * len(pool)`` values (a reused partner would be no new evidence) and its p
+        cannot fall below ``1 / (2 * len(pool) + 1)``.
     progress : callable, optional
         Called as ``progress(done, total)``.
     n_iaaft : int, optional
@@ -167,16 +170,17 @@ def surrogate_test(phase_a: np.ndarray, phase_b: np.ndarray, signal_b: np.ndarra
             elif kind == "iaaft":
                 sb = reference_phase(iaaft(filled - filled.mean(), rng), fs)
                 sb[~ok] = np.nan
-            elif kind == "pseudo_dyad":
-                if not pool:
+            elif kind == "pseudo_dyad":  # each stranger once with A, once with B
+                if i >= 2 * len(pool):
                     break
-                other = pool[i % len(pool)]
+                other = pool[i // 2]
                 if len(other) < len(phase_b):
                     continue
                 sb = other[: len(phase_b)]
             else:
                 raise ValueError(f"unknown surrogate type {kind!r}; use one of {SURROGATE_TYPES}")
-            values[i] = np.nanmean(windowed_plv(phase_a, sb, fs, window_s))
+            pair = (sb, phase_b) if kind == "pseudo_dyad" and i % 2 else (phase_a, sb)
+            values[i] = np.nanmean(windowed_plv(*pair, fs, window_s))
             done += 1
             if progress is not None and done % 25 == 0:
                 progress(done, total)
