@@ -201,3 +201,40 @@ def test_heart_rate_synchrony_finds_a_follower_and_not_strangers() -> None:
                  for k in range(20)]
     assert np.mean([abs(s["r"]) for s in strangers]) < 0.1
     assert sum(s["p"] < 0.05 for s in strangers) <= 2
+
+
+def _onsets(times: np.ndarray) -> list[object]:
+    from rapport_sync.dsp.breathing import BreathEvent, BreathFlag, EventKind
+
+    return [BreathEvent(float(t), EventKind.INHALE, 1.0, BreathFlag.GOOD) for t in times]
+
+
+def test_onset_coincidence_chance_is_that_of_regular_breathers() -> None:
+    """Independent regular breathers (15 and 12.5/min, 12 % period jitter) over ten
+    minutes: A's onsets meet one of B's within ±1 s about 2·1 s/4.8 s = 42 % of the time,
+    and "expected" says so (the Poisson formula said 34 %, so strangers looked above
+    chance); a B whose every breath starts 0.3 s after A's meets all of them, at p's floor."""
+    from rapport_sync.analysis import _onset_coincidence
+
+    rng = np.random.default_rng(0)
+
+    def train(period: float) -> np.ndarray:
+        t = [rng.uniform(0, period)]
+        while t[-1] < 600.0:
+            t.append(t[-1] + period * np.exp(0.12 * rng.standard_normal()))
+        return np.array(t[:-1])
+
+    observed, expected, ps = [], [], []
+    for k in range(40):
+        r = _onset_coincidence(_onsets(train(4.0)), _onsets(train(4.8)), 1.0, (0.0, 600.0),
+                               np.random.default_rng(k))
+        observed.append(r["observed"])
+        expected.append(r["expected"])
+        ps.append(r["p"])
+    assert np.mean(expected) == pytest.approx(2 * 1.0 / 4.8, abs=0.02)
+    assert np.mean(observed) - np.mean(expected) == pytest.approx(0.0, abs=0.02)
+    assert np.mean(np.array(ps) < 0.05) <= 0.1
+    a = train(4.0)
+    r = _onset_coincidence(_onsets(a), _onsets(a + 0.3), 1.0, (0.0, 600.0),
+                           np.random.default_rng(0))
+    assert r["observed"] == 1.0 and r["p"] == pytest.approx(1 / 201)
