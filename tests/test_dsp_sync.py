@@ -142,3 +142,25 @@ def test_unequal_lengths_are_refused() -> None:
 def test_a_window_too_short_for_two_phases_is_refused():
     with pytest.raises(ValueError, match="holds no phase pair"):
         DyadTracker(25.0, window_s=0.001)
+
+
+def test_signal_cross_correlation_is_a_pearson_r_at_each_lag() -> None:
+    """B is A's breathing 0.6 s later; each person's phase is gated (NaN) over different
+    stretches, as a weak breath or a moved strap does. The windowed cross-correlation is
+    the Pearson r over the pairs both people have: its peak at 0.6 s and never above 1
+    (zeroing both signals wherever either phase was gated gave r up to 1.14 and lags
+    pulled towards 0)."""
+    from rapport_sync.dsp.sync import window_sync
+
+    fs, n = 5.0, 300
+    rec = simulate_dyad(80, fs, seed=4, script=CouplingScript.constant(0.0))
+    x = rec.a.belt.astype(float)
+    a, b = x[-n:], x[-n - 3:-3]  # b[t] = a[t - 0.6 s]
+    ref = np.angle(np.exp(1j * np.linspace(0, 40 * np.pi, n)))
+    pa, pb = ref.copy(), ref.copy()
+    pa[40:70] = np.nan
+    pa[200:215] = np.nan
+    pb[120:160] = np.nan
+    s = window_sync(pa, pb, a, b, fs)
+    assert s.wcc_lag_s == pytest.approx(0.6, abs=0.05)
+    assert 0.98 < s.wcc_r <= 1.0

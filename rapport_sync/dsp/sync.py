@@ -164,18 +164,13 @@ def window_sync(phase_a: np.ndarray, phase_b: np.ndarray, signal_a: np.ndarray,
     ppc = float((n_eff * plv**2 - 1) / (n_eff - 1)) if n_eff > 1 else NAN
     # lag scan and the signals' lagged cross-correlation, for lags up to ±max_lag
     max_lag = int(np.floor(min(max_lag_s, 0.45 / fbar) * fs))
-    sa, sb = np.asarray(signal_a, float), np.asarray(signal_b, float)
-    ok = valid & np.isfinite(sa) & np.isfinite(sb)
-    xa = np.where(ok, sa - (sa[ok].mean() if ok.any() else 0.0), 0.0)
-    xb = np.where(ok, sb - (sb[ok].mean() if ok.any() else 0.0), 0.0)
     lags = np.arange(-max_lag, max_lag + 1)
     c_lag = np.conj(_lagged(za, zb, max_lag))  # Σ za[t]·conj(zb[t + lag])
     n_lag = np.rint(_lagged(valid.astype(float), valid.astype(float), max_lag))
     r_lag = np.where(n_lag > 0.5 * nv, np.abs(c_lag) / np.maximum(n_lag, 1), np.nan)
     lag_plv, lag_s = lag_peak(r_lag, lags / fs)
-    okf = ok.astype(float)
-    wcc_r, wcc_lag = _wcc(_lagged(xa, xb, max_lag), np.rint(_lagged(okf, okf, max_lag)),
-                          xa, xb, int(ok.sum()), lags / fs)
+    wcc_r, wcc_lag = _wcc(np.where(np.isfinite(pa), signal_a, np.nan),
+                          np.where(np.isfinite(pb), signal_b, np.nan), max_lag, lags / fs)
     step = max(1, round(fs))  # one shift per second: neighbouring shifts are near copies
     if library is None:
         library = surrogate_p95(np.where(valid, za, np.nan), np.where(valid, zb, np.nan),
@@ -207,13 +202,28 @@ def _at_least(floor: float, value: float) -> float:
     return max(floor, value) if np.isfinite(value) else floor
 
 
-def _wcc(cross: np.ndarray, count: np.ndarray, xa: np.ndarray, xb: np.ndarray, n_ok: int,
-         lags_s: np.ndarray) -> tuple[float, float]:
-    """Lagged correlation r(τ) from raw cross-products and pair counts; Boker's peak."""
-    den = np.sqrt((xa**2).sum() * (xb**2).sum())
-    if n_ok < 8 or den <= 0:
+def _wcc(signal_a: np.ndarray, signal_b: np.ndarray, max_lag: int, lags_s: np.ndarray
+         ) -> tuple[float, float]:
+    """Windowed lagged cross-correlation: at each lag τ the Pearson r of the pairs
+    (a[t], b[t + τ]) where both are finite (each person's own valid samples), from sums
+    over those pairs; lags with under half the pairs of the best-covered lag are left out.
+    Boker's peak nearest lag 0."""
+    ma = np.isfinite(signal_a).astype(float)
+    mb = np.isfinite(signal_b).astype(float)
+    xa = np.where(ma > 0, signal_a, 0.0)
+    xb = np.where(mb > 0, signal_b, 0.0)
+    xa = np.where(ma > 0, xa - xa.sum() / max(ma.sum(), 1.0), 0.0)  # better conditioned
+    xb = np.where(mb > 0, xb - xb.sum() / max(mb.sum(), 1.0), 0.0)
+    n = np.rint(_lagged(ma, mb, max_lag))
+    if n.max(initial=0.0) < 8:
         return NAN, NAN
-    r = np.where(count > 0.5 * n_ok, cross / den * n_ok / np.maximum(count, 1), np.nan)
+    m = np.maximum(n, 1.0)
+    sx, sy = _lagged(xa, mb, max_lag), _lagged(ma, xb, max_lag)
+    cov = _lagged(xa, xb, max_lag) - sx * sy / m
+    var_a = _lagged(xa * xa, mb, max_lag) - sx * sx / m
+    var_b = _lagged(ma, xb * xb, max_lag) - sy * sy / m
+    den = np.sqrt(np.maximum(var_a * var_b, 0.0))
+    r = np.where((n >= 0.5 * n.max()) & (den > 0), cov / np.where(den > 0, den, 1.0), np.nan)
     return lag_peak(r, lags_s, nearest_zero=True)
 
 
