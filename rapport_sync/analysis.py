@@ -297,7 +297,7 @@ def analyze_arrays(time_s: np.ndarray, a_resp: np.ndarray, b_resp: np.ndarray, *
     w_lead = [w.leader for w in win]
     w_lags = np.array([w.lag_s for w in win if w.leader != "none"])
     rate_a, rate_b = _session_rate(live["a"]["events"]), _session_rate(live["b"]["events"])
-    rates = {"a": rate_a, "b": rate_b}
+    breath_rates = {"a": rate_a, "b": rate_b}
     w_diff = np.array([w.rate_diff_bpm for w in win])
     w_t = np.array([w.time_s for w in win])
     okd = np.isfinite(w_diff)
@@ -308,7 +308,7 @@ def analyze_arrays(time_s: np.ndarray, a_resp: np.ndarray, b_resp: np.ndarray, *
     for p in ("a", "b"):
         beats = hr[p][1]
         if beats is not None:
-            ht = HeartTracker(rsa_window_s=1e9, breath_hz=rates[p] / 60.0)
+            ht = HeartTracker(rsa_window_s=1e9, breath_hz=breath_rates[p] / 60.0)
             ht.update(*beats)
             heart[f"rsa_{p}_ms"] = ht.state.rsa_ms
             heart[f"artifact_fraction_{p}"] = ht.state.artifact_fraction
