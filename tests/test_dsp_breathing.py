@@ -468,3 +468,42 @@ def test_a_slowly_sampled_belt_is_judged_by_its_own_noise() -> None:
 
     assert width(5.0, 0.3, None) > 0.0 and width(5.0, 0.3, 5.0) == 0.0
     assert width(10.0, 0.01, 10.0) == 1.0 and width(10.0, 0.3, 10.0) == 0.0
+
+
+def test_a_bump_at_the_end_of_exhalation_is_not_a_breath() -> None:
+    """10 breaths/min: a 4-s breath, then 2 s at rest; every other rest has a 0.8-s bump
+    of 45 % of the depth in its middle, so it has two troughs. The inhalation onset is
+    the start of the real inhalation, after the bump, one per breath, alternating with
+    exhalation onsets (the detector once took the trough before the bump, 1.4 s early)."""
+    t = np.arange(0, 150, 1 / FS)
+    u = t % 6.0
+    x = np.where(u < 4.0, 0.5 - 0.5 * np.cos(2 * np.pi * u / 4.0), 0.0)
+    bump = (u >= 4.6) & (u < 5.4) & ((t // 6.0) % 2 == 1)
+    x += np.where(bump, 0.45 * np.sin(np.pi * (u - 4.6) / 0.8) ** 2, 0.0)
+    x = 500.0 * x + 2.0 * np.random.default_rng(0).standard_normal(t.size) + 1000.0
+    tr = BreathTracker(FS)
+    for i in range(0, len(x), 5):
+        tr.update(x[i:i + 5])
+    onsets = [e for e in tr.events if e.kind in (EventKind.INHALE, EventKind.EXHALE)]
+    assert all(a.kind != b.kind for a, b in pairwise(onsets))
+    inhales = np.array([e.time_s for e in onsets if e.kind == EventKind.INHALE and e.time_s > 20])
+    expected = np.arange(24.0, 150.0, 6.0)
+    assert len(inhales) == len(expected)
+    np.testing.assert_allclose(inhales, expected, atol=0.4)
+
+
+def test_onsets_alternate_on_the_real_belt() -> None:
+    """The shared real recording (slow, irregular, with small bumps) once gave six pairs
+    of same-kind onsets back to back."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real_belt_64hz.csv"
+    if not path.exists():
+        pytest.skip("real belt data not found")
+    d = np.loadtxt(path, delimiter=",", skiprows=1)
+    grid = np.arange(0.0, d[-1, 0], 1 / FS)
+    _, events, _ = track_breathing(np.interp(grid, d[:, 0], d[:, 1]), FS,
+                                   source_rate_hz=64.0)
+    onsets = [e for e in events if e.kind in (EventKind.INHALE, EventKind.EXHALE)]
+    assert len(onsets) > 40
+    assert all(a.kind != b.kind for a, b in pairwise(onsets))

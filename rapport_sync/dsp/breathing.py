@@ -326,7 +326,7 @@ class BreathTracker:
                 c = clean30[np.isfinite(clean30)]
                 if c.size:
                     self._detector.seed_depth(float(np.percentile(c, 95) - np.percentile(c, 5)))
-        last = self._detector.last_event_s
+        last = self._detector.latest_turn_s
         if self._valid_seconds > 30.0 and np.isfinite(last) and self._n / fs - last > 30.0:
             c = clean30[-int(20 * fs):]
             c = c[np.isfinite(c)]
@@ -364,7 +364,8 @@ class BreathTracker:
     def _make_state(self, raw10: np.ndarray, clean3: np.ndarray, f0: float) -> BreathState:
         fs, det = self.fs, self._detector
         now = self._n / fs
-        since = now - det.last_inhale_s if np.isfinite(det.last_inhale_s) else now
+        latest = det.latest_inhale_s
+        since = now - latest if np.isfinite(latest) else now
         apnea = bool(self._n_breaths >= 2 and since > det.pause_limit_s())
         recent = raw10[-int(2 * fs):]
         gaps = np.isnan(recent)

@@ -1,15 +1,17 @@
 """Breath events: inhalation and exhalation onsets, pauses and sighs, found causally.
 
-An extremum of the drift-free breathing signal is confirmed once the signal has moved
-away from it by a hysteresis of ``hysteresis`` x the typical breath depth (the causal
-analogue of NeuroKit2's extrema-between-zero-crossings): troughs are inhalation onsets,
-peaks exhalation onsets; an onset is the *end* of the rest at the extremum (the signal
-moving less than ``onset_tol`` x depth per 0.5 s), so a breath hold ends where breathing
-resumes. ``delay_s`` is the group
-delay of the smoothing filter in front of the detector, subtracted from event times. A half-breath shallower than ``shallow`` x the typical depth
-is not a breath; a breath deeper than ``sigh`` x typical is flagged as a sigh; no
-movement (a plateau) for ``pause_s`` (AASM apnea convention: 10 s) or twice the typical
-period is a pause, reported when breathing resumes.
+An extremum of the drift-free breathing signal is found once the signal has moved away
+from it by a hysteresis of ``hysteresis`` x the typical breath depth (the causal analogue
+of NeuroKit2's extrema-between-zero-crossings), and becomes an event once the swing after
+it is a half-breath (a wiggle between two extrema is dropped, so onsets alternate):
+troughs are inhalation onsets, peaks exhalation onsets; an onset is the *end* of the rest
+at the extremum (the signal moving less than ``onset_tol`` x depth per 0.5 s), so a
+breath hold ends where breathing resumes. ``delay_s`` is the group delay of the smoothing
+filter in front of the detector, subtracted from event times. A swing shallower than
+``shallow`` x the typical depth is not a half-breath; a breath deeper than ``sigh`` x
+typical is flagged as a sigh; no movement (a plateau) for ``pause_s`` (AASM apnea
+convention: 10 s) or twice the typical period is a pause, reported with the onset that
+ends it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ import numpy as np
 from .filters import median_of
 
 __all__ = ["BreathEvent", "BreathEventDetector", "BreathFlag", "EventKind", "find_breath_events"]
+
+MIN_HALF_S = 0.35  # a half-breath quicker than this is never a breath (a 40/min breather
+# inhales in about 0.6 s)
 
 
 class EventKind(enum.StrEnum):
@@ -48,6 +53,14 @@ class BreathEvent:
     depth: float  # peak-to-trough excursion of the half-breath ending here (signal units)
     flag: BreathFlag
     duration_s: float = float("nan")  # pauses: how long; breaths: the cycle (onset to onset)
+
+
+@dataclass(frozen=True, slots=True)
+class _Extremum:
+    kind: EventKind  # the onset it would be: INHALE at a trough, EXHALE at a peak
+    index: int  # sample of the onset (the end of the rest at the extremum)
+    value: float
+    plateau_from: int  # where that rest began (-1: no rest)
 
 
 class BreathEventDetector:
@@ -81,16 +94,32 @@ class BreathEventDetector:
         self.last_inhale_s = float("nan")
         self.inhale_times: deque[float] = deque(maxlen=64)
         self.last_event_s = float("nan")
-        self._last_ext_s = float("nan")
         self._streak: list[tuple[BreathFlag, float]] = []  # recent (flag, depth) half-breaths
+        self._pending: _Extremum | None = None  # the newest extremum, not yet an event
+        self._replacing = False  # after a wiggle: the next extremum may replace the pending one
 
     @property
     def typical_period_s(self) -> float:
         return median_of(self.periods[-7:])
 
+    @property
+    def latest_inhale_s(self) -> float:
+        """The newest inhalation onset, counting one that has passed the hysteresis but
+        waits for the half-breath after it to become an event (breathing goes on)."""
+        if self._pending is not None and self._pending.kind == EventKind.INHALE:
+            return self._pending.index / self.fs - self.delay_s
+        return self.last_inhale_s
+
+    @property
+    def latest_turn_s(self) -> float:
+        """The newest breath turn (onset), counting one not yet an event."""
+        if self._pending is not None:
+            return self._pending.index / self.fs - self.delay_s
+        return self.last_event_s
+
     def recent_period_s(self, now_s: float, n: int = 5) -> float:
         """Median of the last ``n`` breath periods if breathing is ongoing, else NaN."""
-        if len(self.periods) < 3 or not now_s - self.last_inhale_s < 2.5 * self.periods[-1]:
+        if len(self.periods) < 3 or not now_s - self.latest_inhale_s < 2.5 * self.periods[-1]:
             return float("nan")
         return median_of(self.periods[-n:])
 
@@ -129,22 +158,47 @@ class BreathEventDetector:
                 if self._plateau_from < 0 or self._still_from < 0:
                     self._plateau_from = i
             elif -d > h:
-                self._confirm(found, EventKind.EXHALE if self._seek_peak else EventKind.INHALE)
+                self._turn(found, _Extremum(
+                    EventKind.EXHALE if self._seek_peak else EventKind.INHALE,
+                    self._ext_i, self._ext_v, self._plateau_from))
                 self._ext_v, self._ext_i, self._plateau_from = v, i, -1
                 self._seek_peak = not self._seek_peak
         return found
 
-    def _confirm(self, found: list[BreathEvent], kind: EventKind) -> None:
-        t = self._ext_i / self.fs - self.delay_s
-        depth = abs(self._ext_v - self._last_v_other) if np.isfinite(self._last_v_other) else np.nan
-        self._last_v_other = self._ext_v
-        ref = self.depth_ref
-        half_s = t - self._last_ext_s if np.isfinite(self._last_ext_s) else np.inf
-        self._last_ext_s = t
+    def _turn(self, found: list[BreathEvent], ext: _Extremum) -> None:
+        """A new extremum (the signal has left it by the hysteresis). The pending one
+        before it is a breath's turn, and becomes an event, once the swing between them
+        is a half-breath. After a wiggle the next extremum of the pending one's kind
+        replaces it: onsets alternate, and an inhalation starts at the last trough before
+        the rise that follows (not at a trough before a bump in the pause)."""
+        pending = self._pending
+        if self._replacing:  # the far side of a wiggle: the swing after it starts here
+            self._replacing = False
+            self._pending = ext
+        elif pending is None:
+            self._pending = ext
+        elif self._is_half_breath(pending, ext):
+            self._confirm(found, pending)
+            self._pending = ext
+        else:
+            self._replacing = True
+
+    def _is_half_breath(self, start: _Extremum, end: _Extremum) -> bool:
+        """Whether the swing between two extrema is a half-breath, not a wiggle (noise,
+        cardiac ripple, a bump on the way): deep enough, not too quick."""
+        depth, half_s = abs(end.value - start.value), (end.index - start.index) / self.fs
         typical = self.typical_period_s
         min_half = max(0.6, 0.25 * typical) if np.isfinite(typical) else 0.6
-        if (np.isfinite(depth) and depth < self.shallow * ref) or half_s < min_half:
-            return  # a wiggle (noise, cardiac ripple), not a breath
+        ref = self.depth_ref
+        return not (depth < self.shallow * ref or half_s < MIN_HALF_S
+                    or (half_s < min_half and depth < 0.5 * ref))
+
+    def _confirm(self, found: list[BreathEvent], ext: _Extremum) -> None:
+        kind = ext.kind
+        t = ext.index / self.fs - self.delay_s
+        depth = abs(ext.value - self._last_v_other) if np.isfinite(self._last_v_other) else np.nan
+        self._last_v_other = ext.value
+        ref = self.depth_ref
         flag = BreathFlag.GOOD
         if np.isfinite(depth) and depth > self.sigh * ref:
             flag = BreathFlag.SIGH
@@ -160,11 +214,11 @@ class BreathEventDetector:
                 self.depths = same[-3:]  # not an exception any more: the new normal depth
             self.depth_ref = median_of(self.depths) if self.depths else self.depth_ref
         cycle = float("nan")
-        plateau_s = (self._ext_i - self._plateau_from) / self.fs if self._plateau_from >= 0 else 0.0
+        plateau_s = (ext.index - ext.plateau_from) / self.fs if ext.plateau_from >= 0 else 0.0
         paused = plateau_s >= self.pause_limit_s()
         if paused:
-            found.append(BreathEvent(self._plateau_from / self.fs - self.delay_s, EventKind.PAUSE, 0.0,
-                                     BreathFlag.GOOD, plateau_s))
+            found.append(BreathEvent(ext.plateau_from / self.fs - self.delay_s, EventKind.PAUSE,
+                                     0.0, BreathFlag.GOOD, plateau_s))
         if kind == EventKind.INHALE:
             if np.isfinite(self.last_inhale_s):
                 cycle = t - self.last_inhale_s
