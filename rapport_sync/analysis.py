@@ -25,7 +25,7 @@ from .dsp import ANALYSIS_RATE_HZ
 from .dsp.breathing import BreathTracker, EventKind
 from .dsp.heart import HeartTracker, correct_rr
 from .dsp.phase import phase_error_deg, reference_phase
-from .dsp.resample import interp_with_gaps
+from .dsp.resample import RR_MAX_GAP_S, interp_with_gaps
 from .dsp.surrogates import surrogate_test
 from .dsp.sync import DyadTracker, lag_peak, window_sync
 from .errors import ConfigError, SessionFileError
@@ -403,26 +403,30 @@ def _exported_source_rates(csv_path: Path, header: list[str]) -> dict[str, float
 
 
 def replay_arrays(rep: Any) -> dict[str, Any]:
-    """:func:`load_dyad` of a session already replayed (a ``ReplayResult``)."""
-    arrays: dict[str, Any] = {}
+    """:func:`load_dyad` of a session already replayed (a ``ReplayResult``). A person
+    whose breathing came from a heart-rate-only strap is given as their RR intervals at
+    the beats (``kind`` ``"rr"``), interpolated over up to 3 s as the live session does."""
+    people: dict[str, tuple[np.ndarray, np.ndarray, str, float, float]] = {}
     for p in ("a", "b"):
         tr = rep.people.get(p)
-        if tr is None or tr.kind is None or len(tr.raw_time_s) < 2:
+        if tr is None or tr.kind is None:
             raise SessionFileError(f"{rep.path}: person {p.upper()} has no breathing data")
-        arrays[f"{p}_t"], arrays[f"{p}_x"] = tr.raw_time_s, tr.raw_value
-        arrays[f"kind_{p}"] = str(tr.kind)
-        arrays[f"source_rate_{p}_hz"] = tr.raw_rate_hz
-        arrays[f"{p}_beats"] = (tr.beat_time_s, tr.rr_s)
-    t0 = max(arrays["a_t"][0], arrays["b_t"][0])
-    t1 = min(arrays["a_t"][-1], arrays["b_t"][-1])
+        kind = str(tr.kind)
+        t, x = (tr.beat_time_s, tr.rr_s) if kind == "rr" else (tr.raw_time_s, tr.raw_value)
+        ok = np.isfinite(np.asarray(x, dtype=float).reshape(len(t), -1)).all(axis=1)
+        t, x = np.asarray(t, dtype=float)[ok], np.asarray(x, dtype=float)[ok]
+        if len(t) < 2 or not t[-1] > t[0]:
+            raise SessionFileError(f"{rep.path}: person {p.upper()} has no breathing data")
+        rate = (len(t) - 1) / (t[-1] - t[0]) if kind == "rr" else tr.raw_rate_hz
+        people[p] = (t, x, kind, rate, RR_MAX_GAP_S if kind == "rr" else 0.5)
+    t0 = max(people["a"][0][0], people["b"][0][0])
+    t1 = min(people["a"][0][-1], people["b"][0][-1])
     grid = np.arange(t0, t1, 1.0 / ANALYSIS_RATE_HZ)
-    out: dict[str, Any] = {"time_s": grid, "kind_a": arrays["kind_a"],
-                           "kind_b": arrays["kind_b"],
-                           "source_rate_a_hz": arrays["source_rate_a_hz"],
-                           "source_rate_b_hz": arrays["source_rate_b_hz"]}
-    for p in ("a", "b"):
-        out[f"{p}_resp"] = _to_grid(arrays[f"{p}_t"], arrays[f"{p}_x"], grid)
-        bt, brr = arrays[f"{p}_beats"]
+    out: dict[str, Any] = {"time_s": grid}
+    for p, (t, x, kind, rate, max_gap) in people.items():
+        out[f"kind_{p}"], out[f"source_rate_{p}_hz"] = kind, rate
+        out[f"{p}_resp"] = _to_grid(t, x, grid, max_gap)
+        bt, brr = rep.people[p].beat_time_s, rep.people[p].rr_s
         col = np.full(len(grid), np.nan)
         col[np.clip(np.searchsorted(grid, bt), 0, len(grid) - 1)] = brr
         out[f"{p}_rr"] = col

@@ -238,3 +238,36 @@ def test_onset_coincidence_chance_is_that_of_regular_breathers() -> None:
     r = _onset_coincidence(_onsets(a), _onsets(a + 0.3), 1.0, (0.0, 600.0),
                            np.random.default_rng(0))
     assert r["observed"] == 1.0 and r["p"] == pytest.approx(1 / 201)
+
+
+def test_a_heart_rate_only_strap_session_is_exported_reported_and_analysed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Person B wears a strap that sends only heart rate (breathing from RR intervals, a
+    documented setup): every export and the report are written (they failed on B's empty
+    raw breathing), and ``analyze`` re-derives B's breathing from the stored beats instead
+    of refusing the session."""
+    import time
+
+    from rapport_sync.session.live import LiveSession
+    from rapport_sync.sources.base import MonotonicClock, SourceSpec
+
+    spec = SourceSpec.parse("ble-sim:hr-only=b,seed=3")
+    path = tmp_path / "hr-only.rapport"
+    session = LiveSession({"a": spec, "b": spec}, path, clock=MonotonicClock(speed=50))
+    session.start()
+    deadline = time.monotonic() + 60
+    while session.elapsed_s < 170 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    session.stop()
+    assert session.error is None
+    for fmt in ("csv", "bids", "edf"):
+        assert main(["export", str(path), "--format", fmt, "--out", str(tmp_path / fmt)]) == 0
+    assert main(["report", str(path), "--out", str(tmp_path / "report.html")]) == 0
+    aligned = np.genfromtxt(tmp_path / "csv" / "aligned.csv", delimiter=",", names=True)
+    assert np.isnan(aligned["b_resp"]).all()  # no breathing samples from this strap ...
+    assert np.isfinite(aligned["b_phase"]).mean() > 0.3  # ... its breathing came from RR
+    capsys.readouterr()
+    assert main(["analyze", str(path), "--json", "--surrogates", "20"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert 8.0 < r["rate_b_bpm"] < 20.0 and 8.0 < r["rate_a_bpm"] < 20.0
+    assert r["plv"] is not None and r["quality"]["b"]["final"] in ("weak_source", "good")

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["GAP_MIN_S", "GAP_PERIODS", "gap_step_s", "interp_with_gaps"]
+__all__ = ["GAP_MIN_S", "GAP_PERIODS", "RR_MAX_GAP_S", "gap_step_s", "interp_with_gaps"]
 
 GAP_PERIODS = 3.0  # a jump of more than this many sample periods between samples is a gap
 GAP_MIN_S = 0.25  # ... and never less than this
+RR_MAX_GAP_S = 3.0  # breathing from RR intervals: interpolated between beats up to this apart
 
 
 def gap_step_s(rate_hz: float) -> float:
@@ -37,11 +38,13 @@ def interp_with_gaps(grid: np.ndarray, t: np.ndarray, v: np.ndarray,
     grid = np.asarray(grid, dtype=float)
     t = np.asarray(t, dtype=float)
     v = np.asarray(v, dtype=float)
+    shape = (len(grid),) + v.shape[1:]
+    if len(v) < 2:
+        return np.full(shape, np.nan)
     cols = v.reshape(len(v), -1)
     ok = np.isfinite(t) & np.all(np.isfinite(cols), axis=1)
     t, first = np.unique(t[ok], return_index=True)
     cols = cols[ok][first]
-    shape = (len(grid),) + v.shape[1:]
     if t.size < 2:
         return np.full(shape, np.nan)
     out = np.column_stack([np.interp(grid, t, c) for c in cols.T])

@@ -21,6 +21,7 @@ import numpy as np
 from ..dsp import ANALYSIS_RATE_HZ
 from ..dsp.breathing import BreathState, BreathTracker
 from ..dsp.heart import HeartState, HeartTracker
+from ..dsp.resample import RR_MAX_GAP_S
 from ..dsp.sync import DyadTracker, SyncState
 from ..samples import BreathSamples, DeviceEvent, HeartBeats, SignalKind
 
@@ -170,7 +171,7 @@ class PersonChannel:
         if self.kind is not None:
             return
         self.kind = kind
-        max_gap = 3.0 if kind == SignalKind.RR_DERIVED else 0.5
+        max_gap = RR_MAX_GAP_S if kind == SignalKind.RR_DERIVED else 0.5
         self.resampler = GridResampler(self.fs, max_gap)
         self.tracker = BreathTracker(fs=self.fs, kind=str(kind), source_rate_hz=rate_hz)
 
