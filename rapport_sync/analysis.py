@@ -87,6 +87,9 @@ def load_csv(path: str | Path) -> dict[str, np.ndarray]:
     return {name: data[:, i] for i, name in enumerate(header)}
 
 
+NOT_BREATHING_RAW = ("acc", "edr", "rr")  # exported raw column is not the breathing signal
+
+
 def _to_grid(t: np.ndarray, v: np.ndarray, grid: np.ndarray, max_gap_s: float = 0.5
              ) -> np.ndarray:
     return interp_with_gaps(grid, t, v, max_gap_s)
@@ -366,40 +369,55 @@ def load_dyad(path: str | Path, window_s: float = 60.0) -> dict[str, Any]:
         raise ConfigError(f"{path}: no such file")
     if path.suffix.lower() == ".csv":
         cols = load_csv(path)
-        return {"time_s": cols["time"], "a_resp": cols["a_resp"], "b_resp": cols["b_resp"],
+        rates, sources = _exported_sources(path, list(cols))
+        resp: dict[str, Any] = {}
+        for p in ("a", "b"):  # see _exported_sources: not every a_resp is breathing
+            axis = sources.get(p) in NOT_BREATHING_RAW
+            resp[f"{p}_resp"] = cols[f"{p}_resp_filtered" if axis else f"{p}_resp"]
+            if not axis and f"source_rate_{p}_hz" in rates:
+                resp[f"source_rate_{p}_hz"] = rates[f"source_rate_{p}_hz"]
+        return {"time_s": cols["time"], **resp,
                 "a_hr": cols.get("a_hr"), "b_hr": cols.get("b_hr"),
-                "a_rr": cols.get("a_rr"), "b_rr": cols.get("b_rr"),
-                **_exported_source_rates(path, list(cols))}
+                "a_rr": cols.get("a_rr"), "b_rr": cols.get("b_rr")}
     from .session.replay import replay_session  # lazy: sessions pull in the store
 
     return replay_arrays(replay_session(path, window_s=window_s))
 
 
-def _exported_source_rates(csv_path: Path, header: list[str]) -> dict[str, float]:
-    """The devices' own sampling rates from the ``metadata.json`` that rapport_sync's CSV
-    export writes beside ``aligned.csv`` (its rows are on the 25-Hz grid, which would
-    make a slow belt look sampled at 25 Hz). Only for a file named ``aligned.csv`` whose
-    ``header`` is the one that metadata documents; nothing otherwise, and nothing from
-    metadata that is not rapport_sync's or is damaged."""
+def _exported_sources(csv_path: Path, header: list[str]
+                      ) -> tuple[dict[str, float], dict[str, str]]:
+    """The devices' own sampling rates and each person's breathing source from the
+    ``metadata.json`` that rapport_sync's CSV export writes beside ``aligned.csv``.
+
+    Its rows are on the 25-Hz grid, which would make a slow belt look sampled at 25 Hz;
+    and for a chest accelerometer ``a_resp`` is the acceleration's magnitude, for a
+    heart-rate-only strap it is empty (:data:`NOT_BREATHING_RAW`): their breathing is
+    the live pipeline's ``*_resp_filtered`` (the breathing axis, inhale up). Only for a
+    file named ``aligned.csv`` whose ``header`` is the one that metadata documents;
+    nothing otherwise, and nothing from metadata that is not rapport_sync's or is damaged."""
     if csv_path.name != "aligned.csv":
-        return {}
+        return {}, {}
     try:
         meta = json.loads(csv_path.with_name("metadata.json").read_text())
         documented = list(meta["columns"]["aligned.csv"])
         people = meta["participants"]
         ours = str(meta["software"]).startswith("rapport_sync")
     except (OSError, ValueError, KeyError, TypeError):
-        return {}
+        return {}, {}
     if not (ours and header == documented and isinstance(people, dict)):
-        return {}
-    rates = {}
+        return {}, {}
+    rates, sources = {}, {}
     for p in ("a", "b"):
         person = people.get(p)
-        rate = person.get("raw_rate_hz") if isinstance(person, dict) else None
+        if not isinstance(person, dict):
+            continue
+        rate, source = person.get("raw_rate_hz"), person.get("breathing_source")
         if (isinstance(rate, int | float) and not isinstance(rate, bool)
                 and math.isfinite(rate) and rate > 0):
             rates[f"source_rate_{p}_hz"] = float(rate)
-    return rates
+        if isinstance(source, str) and f"{p}_resp_filtered" in header:
+            sources[p] = source
+    return rates, sources
 
 
 def replay_arrays(rep: Any) -> dict[str, Any]:

@@ -243,9 +243,10 @@ def test_onset_coincidence_chance_is_that_of_regular_breathers() -> None:
 def test_a_heart_rate_only_strap_session_is_exported_reported_and_analysed(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Person B wears a strap that sends only heart rate (breathing from RR intervals, a
-    documented setup): every export and the report are written (they failed on B's empty
-    raw breathing), and ``analyze`` re-derives B's breathing from the stored beats instead
-    of refusing the session."""
+    documented setup), A a strap with an accelerometer: every export and the report are
+    written (they failed on B's empty raw breathing), ``analyze`` re-derives B's
+    breathing from the stored beats instead of refusing the session, and analysing the
+    exported aligned.csv gives the session's numbers."""
     import time
 
     from rapport_sync.session.live import LiveSession
@@ -271,3 +272,15 @@ def test_a_heart_rate_only_strap_session_is_exported_reported_and_analysed(
     r = json.loads(capsys.readouterr().out)
     assert 8.0 < r["rate_b_bpm"] < 20.0 and 8.0 < r["rate_a_bpm"] < 20.0
     assert r["plv"] is not None and r["quality"]["b"]["final"] in ("weak_source", "good")
+    # the exported aligned.csv: A's a_resp is the acceleration's magnitude and B's b_resp
+    # is empty, so analyze reads both people's breathing from *_resp_filtered (the CSV
+    # analysed as a belt read A at 24.9/min where the session says 13.8)
+    assert main(["analyze", str(tmp_path / "csv" / "aligned.csv"), "--json",
+                 "--surrogates", "20"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    for key in ("rate_a_bpm", "rate_b_bpm"):
+        assert exported[key] == pytest.approx(r[key], abs=0.5)
+    # B's offline reference differs: the session's is that of -RR, the CSV's that of the
+    # live breathing from RR (0.3 PLV, the weak source; runs differed by up to 0.035)
+    for key in ("plv", "mean_windowed_plv"):
+        assert exported[key] == pytest.approx(r[key], abs=0.06)
