@@ -507,3 +507,28 @@ def test_onsets_alternate_on_the_real_belt() -> None:
     onsets = [e for e in events if e.kind in (EventKind.INHALE, EventKind.EXHALE)]
     assert len(onsets) > 40
     assert all(a.kind != b.kind for a, b in pairwise(onsets))
+
+
+@pytest.mark.parametrize("hold_s", [20.0, 30.0])
+def test_a_breath_held_after_inhaling_is_one_pause(hold_s: float) -> None:
+    """Thirty 4-s breaths, a breath held at the top of the next one, twenty more. The held
+    level sinks through the 0.005-Hz drift high-pass (time constant 32 s) by more than the
+    hysteresis; that slow sinking is still rest, so the pause lasts the whole hold and the
+    exhalation onset is where the person breathes out (it was cut at 16.8 s, with an
+    exhalation onset 3 and 13 s early)."""
+    from rapport_sync.dsp.simulate import breath_shape
+
+    u = np.arange(int(4.0 * FS)) / (4.0 * FS)
+    breath = breath_shape(u, 0.4)
+    top = int(0.4 * len(u))
+    held = np.concatenate((breath[:top], np.full(int(hold_s * FS), breath[top]), breath[top:]))
+    x = np.concatenate([breath] * 30 + [held] + [breath] * 20)
+    x = x + np.random.default_rng(0).normal(0, 0.01, x.size)
+    _, events, _ = track_breathing(x, FS)
+    start, end = 30 * 4.0 + 0.4 * 4.0, 30 * 4.0 + 0.4 * 4.0 + hold_s
+    pauses = [e for e in events if e.kind == EventKind.PAUSE]
+    assert len(pauses) == 1
+    assert pauses[0].time_s == pytest.approx(start, abs=0.5)
+    assert pauses[0].duration_s == pytest.approx(hold_s, abs=1.0)
+    exhales = [e.time_s for e in events if e.kind == EventKind.EXHALE and start < e.time_s < end + 3]
+    assert exhales == [pytest.approx(end, abs=0.5)]

@@ -153,7 +153,8 @@ class BreathEventDetector:
             if d > 0:  # further along the current swing
                 self._ext_v, self._ext_i = v, i
                 self._plateau_from = self._still_from if self._still_from >= 0 else i
-            elif not moving and -d < h:  # resting near the extremum: the onset is its end
+            elif not moving:  # resting: the onset is its end (a held breath may sink
+                # slowly through the drift high-pass, even beyond the hysteresis: still rest)
                 self._ext_i = i
                 if self._plateau_from < 0 or self._still_from < 0:
                     self._plateau_from = i
