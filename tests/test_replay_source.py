@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 
-from conftest import run_sim_session
+from conftest import REPO, run_sim_session
 from rapport_sync.errors import ConfigError, SessionFileError
 from rapport_sync.session.live import LiveSession, group_sources
+from rapport_sync.session.store import SessionReader
 from rapport_sync.sources.base import SourceSpec, VirtualClock
+
+
+ENV = {**os.environ, "QT_QPA_PLATFORM": "", "DISPLAY": "", "WAYLAND_DISPLAY": ""}
 
 
 def replay(tmp_path, stored, a="a", b="b", name="replayed.rapport"):
@@ -56,3 +65,73 @@ def test_bad_replays_are_one_clear_error(tmp_path, coupled):
         replay(tmp_path, tmp_path / "missing.rapport", name="x.rapport")
     with pytest.raises(ConfigError, match="a stored person, a or b"):
         replay(tmp_path, coupled.path, a="c", name="y.rapport")
+
+
+def test_one_stored_person_cannot_be_both_people():
+    for a, b in (("#a", "#a"), ("#b", "")):
+        specs = {"a": SourceSpec.parse(f"replay:x.rapport{a}"),
+                 "b": SourceSpec.parse(f"replay:x.rapport{b}")}
+        with pytest.raises(ConfigError, match=r"same channel of replay:x.rapport \(stored "
+                                              r"person B?A?\)"):
+            group_sources(specs)
+    same = {p: SourceSpec.parse("serial:/dev/ttyACM0#0") for p in "ab"}
+    with pytest.raises(ConfigError, match="same channel of serial:/dev/ttyACM0"):
+        group_sources(same)
+    # without '#', each person replays the same side
+    plain = {p: SourceSpec.parse("replay:x.rapport") for p in "ab"}
+    assert group_sources(plain) == [("replay", "x.rapport", {"a": "a", "b": "b"})]
+
+
+def test_a_replay_only_session_is_due_when_the_data_ends(tmp_path, coupled):
+    again = replay(tmp_path, coupled.path)
+    assert again.due(None)  # no --duration: over when the replayed data is
+    assert again.due(1e6)  # a longer --duration does not keep it running
+
+
+# -- through the command line, in real time -------------------------------------------
+
+def record(tmp_path, a, b, *extra, timeout=60):
+    out = tmp_path / "recorded.rapport"
+    start = time.monotonic()
+    run = subprocess.run([sys.executable, "-m", "rapport_sync", "record", "--a", a, "--b", b,
+                          "--headless", "--out", str(out), *extra], capture_output=True,
+                         text=True, timeout=timeout, env=ENV, cwd=REPO)
+    return run, time.monotonic() - start, out
+
+
+@pytest.fixture(scope="module")
+def short(tmp_path_factory):
+    """Six stored seconds of two simulated people."""
+    path = tmp_path_factory.mktemp("short") / "short.rapport"
+    return run_sim_session(path, duration_s=6, seed=5).path
+
+
+def session_seconds(path):
+    with SessionReader(path) as r:
+        return (r.meta["ended_host_ns"] - r.start_host_ns) / 1e9
+
+
+def test_duration_ends_a_session_beside_a_longer_replay(tmp_path, coupled):
+    """200 stored seconds beside a live simulator, --duration 3: over after 3 s (it used
+    to wait up to 30 s more for the replay)."""
+    run, wall_s, out = record(tmp_path, f"replay:{coupled.path}#a", "sim", "--duration", "3")
+    assert run.returncode == 0, run.stderr
+    assert wall_s < 15
+    assert session_seconds(out) == pytest.approx(3.0, abs=0.5)
+
+
+def test_a_replay_only_session_ends_with_its_data(tmp_path, short):
+    """Two replays and no --duration: the session ends when the six stored seconds do."""
+    run, wall_s, out = record(tmp_path, f"replay:{short}#a", f"replay:{short}#b")
+    assert run.returncode == 0, run.stderr
+    assert "session saved to" in run.stdout
+    assert session_seconds(out) == pytest.approx(6.0, abs=1.0)
+    with SessionReader(out) as r:
+        assert {p for d in r.devices for p in d.persons.values()} == {"a", "b"}
+
+
+def test_the_same_stored_person_twice_is_one_line_and_no_file(tmp_path, short):
+    run, _, out = record(tmp_path, f"replay:{short}#a", f"replay:{short}#a", "--duration", "2")
+    assert run.returncode == 1
+    assert run.stderr.count("\n") == 1 and "same channel" in run.stderr
+    assert not out.exists()

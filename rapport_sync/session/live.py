@@ -40,6 +40,12 @@ _STOP = object()
 DUE_GRACE_S = 30.0  # session seconds a source that ends by itself may lag behind the clock
 
 
+def _ends_at_s(source: Source) -> float | None:
+    """The session time at which a source ends by itself (None: it runs until stopped)."""
+    end = getattr(source, "duration_s", None)
+    return None if end is None else float(end)
+
+
 def default_participants(labels: Mapping[str, str] | None = None) -> dict[str, dict[str, str]]:
     """Labels as typed by the user, plus the pseudonymous ids used in every export."""
     labels = labels or {}
@@ -52,6 +58,8 @@ def group_sources(specs: Mapping[str, SourceSpec]) -> list[tuple[str, str, dict[
 
     Two people named on the same board (``serial:PORT#0`` and ``serial:PORT#1``, or
     ``sim`` twice) share one source; without channels, A is channel 0 and B channel 1.
+    A replay's channel is a stored person, and without one it is the same side.
+    One channel is one person: naming it for both is refused (either would be lost).
     """
     groups: dict[tuple[str, str], dict[str | None, str]] = {}
     unnamed: dict[tuple[str, str], int] = {}  # people named without a channel
@@ -60,18 +68,19 @@ def group_sources(specs: Mapping[str, SourceSpec]) -> list[tuple[str, str, dict[
         persons = groups.setdefault(key, {})
         if spec.channel is None:
             unnamed[key] = unnamed.get(key, 0) + 1
-            persons[person] = person
-        else:
-            persons[spec.channel] = person
+        channel = person if spec.channel is None else spec.channel
+        if channel in persons:
+            raise ConfigError(f"both people are on the same channel of {spec.backend}:"
+                              f"{spec.target}" + (" (stored person "
+                              f"{channel.upper()}); name a different one for each"
+                              if spec.backend == "replay" else ""))
+        persons[channel] = person
     out = []
     for (backend, target), persons in groups.items():
-        if unnamed.get((backend, target)) == 2:
+        if unnamed.get((backend, target)) == 2 and backend != "replay":
             persons = {"0": "a", "1": "b"}
         elif unnamed.get((backend, target)) == 1 and len(persons) == 1:
             persons = {None: next(iter(persons.values()))}
-        channels = [k for k in persons if k is not None]
-        if len(channels) != len(set(channels)):
-            raise ConfigError(f"both people are on the same channel of {backend}:{target}")
         out.append((backend, target, persons))
     return out
 
@@ -244,18 +253,27 @@ class LiveSession:
     def acquisition_done(self) -> bool:
         """True when every source that ends by itself (a simulator given a duration, a
         replay) has delivered all it had; sources that run until stopped never are."""
-        finite = [s for s in self.sources if getattr(s, "duration_s", None) is not None]
+        finite = [s for s in self.sources if _ends_at_s(s) is not None]
         return bool(finite) and not any(s.running for s in finite)
 
     def due(self, duration_s: float | None, elapsed_s: float | None = None) -> bool:
-        """True once a session given ``duration_s`` is over: the time has come and every
-        source that ends by itself (a simulator told the duration) has delivered all it
-        had, or lags by more than ``DUE_GRACE_S`` on a busy machine."""
+        """True once the session is over.
+
+        A session whose sources all end by themselves (replays, a simulator told a
+        duration) is over when they have delivered all they had, with or without
+        ``duration_s``. Otherwise a session given ``duration_s`` is over when that time
+        has come and every source due to end by then has delivered all it had (or lags
+        by more than ``DUE_GRACE_S`` on a busy machine); a source that would run on past
+        ``duration_s`` (a longer replay) is not waited for. Without ``duration_s`` a
+        session with a live source runs until stopped."""
+        ends = [_ends_at_s(s) for s in self.sources]
+        if ends and None not in ends and self.acquisition_done:
+            return True
         elapsed = self.elapsed_s if elapsed_s is None else elapsed_s
         if duration_s is None or elapsed < duration_s:
             return False
-        finite = any(getattr(s, "duration_s", None) for s in self.sources)
-        return not finite or self.acquisition_done or elapsed >= duration_s + DUE_GRACE_S
+        waited = [s for s, end in zip(self.sources, ends) if end is not None and end <= duration_s]
+        return not any(s.running for s in waited) or elapsed >= duration_s + DUE_GRACE_S
 
     @property
     def elapsed_s(self) -> float:

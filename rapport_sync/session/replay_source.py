@@ -7,7 +7,13 @@ The chunks of the devices that carried the named person are sent again, byte for
 at their original pace relative to the session start (scaled by the clock, so a replay
 can run faster than real time), and their link events with them. The person can be
 mapped to either side of the new session: ``--a replay:s.rapport#b`` makes the stored
-person B the new person A. A replay ends by itself at the end of the stored session.
+person B the new person A; without ``#`` a person replays the same stored person. One
+stored person cannot be both people (refused).
+
+A replay ends by itself after the last stored chunk. A session whose sources are all
+replays ends then; ``--duration`` can end it sooner. A session with a live source beside
+a replay runs until ``--duration`` or Ctrl-C; after the replayed data ends, that person
+has no more samples.
 """
 
 from __future__ import annotations
