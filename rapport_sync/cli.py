@@ -205,12 +205,30 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warnings_as_one_line() -> None:
+    """rapport_sync's own warnings (a damaged session read in part) reach the user as one
+    line each, like its errors; other warnings are shown as Python shows them."""
+    import warnings
+
+    from .errors import SessionDamageWarning
+
+    show = warnings.showwarning
+
+    def one_line(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        if issubclass(category, SessionDamageWarning):
+            print(f"rapport-sync: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+    warnings.showwarning = one_line
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     # Without --debug the user sees rapport_sync's own one-line messages, not library logs.
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.CRITICAL,
                         format="%(levelname)s %(name)s: %(message)s")
+    _warnings_as_one_line()
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:

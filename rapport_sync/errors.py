@@ -8,6 +8,9 @@ command line prints its message as one line (a traceback only with ``--debug``).
 - :class:`SourceError`: a device or link failed (raised ``from`` the bleak/pyserial error).
 - :class:`SessionFileError`: a session file is missing, corrupt, foreign or too new.
 - :class:`StoreError`: the session store could not write (disk full, permissions).
+
+:class:`SessionDamageWarning` (a warning, not an error) says that some rows of a session
+file could not be read and were left out; everything else was read.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ __all__ = [
     "SourceError",
     "SessionFileError",
     "StoreError",
+    "SessionDamageWarning",
 ]
 
 
@@ -45,3 +49,7 @@ class SessionFileError(RapportSyncError):
 class StoreError(RapportSyncError, OSError):
     """Writing failed (the session store, an export, a report): disk full, read-only,
     a file where a folder should be. What was committed before is kept."""
+
+
+class SessionDamageWarning(UserWarning):
+    """Some rows of a session file are damaged and were left out; the rest was read."""

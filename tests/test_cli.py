@@ -83,20 +83,91 @@ def test_info_on_a_garbage_file_is_one_line(tmp_path, content):
     assert "Traceback" in debug.stderr
 
 
+def test_a_session_of_an_unknown_protocol_is_one_line(sim_session, tmp_path):
+    path = tmp_path / "damaged.rapport"
+    path.write_bytes(sim_session.path.read_bytes())
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE devices SET protocol = 'xyz'")
+    out = cli("analyze", str(path), "--surrogates", "10")
+    assert out.returncode == 1 and out.stderr.startswith("rapport-sync: error: ")
+    assert out.stderr.count("\n") == 1 and "which this rapport_sync cannot decode" in out.stderr
+
+
 @pytest.mark.parametrize("damage, message", [
-    ("UPDATE chunks SET kind = 'bogus' WHERE id = 5", "a bad record"),
-    ("UPDATE chunks SET device_id = 99 WHERE id = 5", "a bad record"),
-    ("UPDATE events SET kind = 'bogus'", "a bad record"),
-    ("UPDATE devices SET protocol = 'xyz'", "which this rapport_sync cannot decode"),
+    ("UPDATE chunks SET kind = 'bogus' WHERE id = 5", "1 of 3000 chunks cannot be read"),
+    ("UPDATE chunks SET device_id = 99 WHERE id = 5", "1 of 3000 chunks cannot be read"),
+    ("UPDATE chunks SET host_ns = -1 WHERE id = 5", "1 of 3000 chunks cannot be read"),
+    ("UPDATE events SET kind = 'bogus' WHERE id = 1", "events cannot be read"),
+    ("UPDATE markers SET label = CAST(X'6c61ff7567' AS TEXT)", "marker label(s) hold bytes"),
 ])
-def test_a_damaged_record_in_a_session_is_one_line(sim_session, tmp_path, damage, message):
+def test_a_damaged_record_is_left_out_with_one_warning(sim_session, tmp_path, damage, message):
+    """A damaged row is skipped (or its label shown as far as it reads): one warning line,
+    and every command still reads the rest."""
     path = tmp_path / "damaged.rapport"
     path.write_bytes(sim_session.path.read_bytes())
     with sqlite3.connect(path) as conn:
         conn.execute(damage)
-    out = cli("analyze", str(path), "--surrogates", "10")
+    for args in (["info", str(path)], ["analyze", str(path), "--surrogates", "10"]):
+        out = cli(*args)
+        assert out.returncode == 0, out.stderr
+        assert out.stderr.startswith("rapport-sync: warning: ") and message in out.stderr
+        assert out.stderr.count("rapport-sync:") == 1  # (analyze also shows progress)
+    info = cli("info", str(path)).stdout
+    assert "2999 chunks" in info or "3000 chunks" in info
+    assert "markers       1" in info
+
+
+def corrupted_copy(src: Path, dst: Path, damage) -> Path:
+    data = bytearray(src.read_bytes())
+    damage(data)
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def test_a_corrupt_page_of_chunks_loses_only_that_page(sim_session, tmp_path):
+    """The type byte of the page holding chunk 1500 overwritten: SQLite cannot read that
+    page (its ~60 chunks); the other chunks, events and markers are read."""
+    with sqlite3.connect(sim_session.path) as conn:
+        payload = conn.execute("SELECT payload FROM chunks WHERE id = 1500").fetchone()[0]
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+
+    def break_page(data: bytearray) -> None:
+        at = bytes(data).index(payload) // page_size * page_size
+        assert data[at] == 0x0D  # a table leaf page
+        data[at] = 0xEE
+
+    path = corrupted_copy(sim_session.path, tmp_path / "page.rapport", break_page)
+    out = cli("info", str(path))
+    assert out.returncode == 0 and "Traceback" not in out.stderr
+    assert "chunks cannot be read and are left out" in out.stderr
+    lost = int(out.stderr.split(" damaged: ")[1].split()[0])
+    assert 5 <= lost <= 150
+    assert f"{3000 - lost} chunks" in out.stdout and "markers       1" in out.stdout
+
+
+def test_a_session_cut_short_keeps_what_it_holds(sim_session, tmp_path):
+    """Truncated to 99 % (a copy interrupted): the chunks that are there are read."""
+    size = sim_session.path.stat().st_size
+    path = corrupted_copy(sim_session.path, tmp_path / "cut.rapport",
+                          lambda data: data.__delitem__(slice(int(size * 0.99), None)))
+    out = cli("info", str(path))
+    assert "Traceback" not in out.stderr and "internal error" not in out.stderr
+    assert out.returncode == 0, out.stderr
+    assert "chunks cannot be read" in out.stderr and "A breathing (belt)" in out.stdout
+
+
+def test_a_damaged_table_layout_is_one_line(sim_session, tmp_path):
+    """Bytes that are not text in the schema: SQLite's own report of it is not text
+    either; the user still gets one line."""
+    path = tmp_path / "schema.rapport"
+    path.write_bytes(sim_session.path.read_bytes())
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA writable_schema = ON")
+        conn.execute("UPDATE sqlite_master SET sql = 'CREATE TABLE events (id INTEGER "
+                     "PRIMARY KEY, ' || CAST(X'22ff' AS TEXT) || ')' WHERE name = 'events'")
+    out = cli("info", str(path))
     assert out.returncode == 1 and out.stderr.startswith("rapport-sync: error: ")
-    assert out.stderr.count("\n") == 1 and message in out.stderr
+    assert "is damaged" in out.stderr and out.stderr.count("\n") == 1
 
 
 def test_readme_demo_runs_headless_for_simulated_minutes(tmp_path):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import stat
+import warnings
 
 import pytest
 
@@ -140,3 +142,53 @@ def test_newer_format_says_so(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(SessionFileError, match="no such session file"):
         SessionReader(tmp_path / "nope.rapport")
+
+
+def test_flipped_bits_read_in_part_or_give_one_clear_error(sim_session, tmp_path):
+    """Copies of a real session with 20 or 200 random bits flipped: each is read as far as
+    it can be (what was left out is said in a SessionDamageWarning) or refused with a
+    SessionFileError, never another exception; most stay readable."""
+    from rapport_sync.errors import RapportSyncError, SessionDamageWarning
+    from rapport_sync.session.info import describe_session
+    from rapport_sync.session.replay import replay_session
+
+    original = sim_session.path.read_bytes()
+    readable = 0
+    for seed in range(12):
+        rng = random.Random(seed)
+        data = bytearray(original)
+        for _ in range(20 if seed < 6 else 200):
+            data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+        path = tmp_path / f"flipped-{seed}.rapport"
+        path.write_bytes(bytes(data))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SessionDamageWarning)
+            try:
+                assert "streams" in describe_session(path)
+                assert replay_session(path).duration_s > 0
+                readable += 1
+            except RapportSyncError as exc:
+                assert "\n" not in str(exc) and str(path) in str(exc)
+    assert readable >= 6
+
+
+def test_a_damaged_page_is_stepped_over(tmp_path):
+    """A page of chunks SQLite cannot read: the chunks before and after it are read, and
+    a warning counts the ones left out."""
+    from rapport_sync.errors import SessionDamageWarning
+
+    path = tmp_path / "s.rapport"
+    make_session(path, n_chunks=3000)
+    with sqlite3.connect(path) as conn:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    data = bytearray(path.read_bytes())
+    marker = bytes([200, 0, 255]) * 20  # the payload of chunks 200, 456, ...
+    at = bytes(data).index(marker) // page_size * page_size
+    data[at] = 0xEE  # not a b-tree page type
+    path.write_bytes(bytes(data))
+    with SessionReader(path) as r, pytest.warns(SessionDamageWarning, match="chunks cannot"):
+        times = [c.host_time_ns - 1_000 for c in r.chunks()]
+        assert [m.label for m in r.markers()] == ["laughs together"]
+    lost = sorted(set(range(3000)) - set(times))
+    assert 0 < len(lost) < 100 and times == sorted(times)
+    assert lost == list(range(lost[0], lost[-1] + 1)) and 0 < lost[0] <= 200 <= lost[-1]
