@@ -293,6 +293,41 @@ def test_a_full_disk_ends_the_recording_with_one_line_and_keeps_what_was_stored(
     assert info.returncode == 0 and "NOT closed cleanly" in info.stdout
 
 
+def test_when_the_disk_is_too_full_to_fold_the_wal_in_the_message_names_both_files(tmp_path):
+    """Mid-session the recorder may write no file past 8 kB (as on a disk that just became
+    full): the WAL, which holds every commit so far, cannot grow, nor the file take its
+    pages in. The messages say to keep the two files together, and the pair, copied
+    elsewhere, opens with everything that was committed."""
+    import resource
+    import shutil
+
+    path = tmp_path / "full.rapport"
+    wal = tmp_path / "full.rapport-wal"
+    proc = subprocess.Popen([sys.executable, "-m", "rapport_sync", "demo", "--headless",
+                             "--speed", "20", "--out", str(path)], cwd=REPO, env=ENV,
+                            preexec_fn=lambda: signal.signal(signal.SIGXFSZ, signal.SIG_IGN),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_chunks(path, 300, proc)
+        resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (8192, 8192))
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr
+    assert "full.rapport and full.rapport-wal beside it: keep the two files together" in stderr
+    assert f"what was stored is in {path} and {wal}" in stdout
+    assert path.stat().st_size <= 8192 < wal.stat().st_size  # the data are in the WAL
+    stored = int(stdout.split(" chunks stored")[0].rsplit(" ", 1)[-1])
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for f in (path, wal):
+        shutil.copy(f, moved / f.name)
+    info = cli("info", str(moved / path.name))
+    assert info.returncode == 0 and "NOT closed cleanly" in info.stdout
+    assert chunks_in(moved / path.name) == stored >= 300
+
+
 def test_two_sources_of_one_device_id_are_refused_before_any_file(tmp_path):
     path = tmp_path / "dup.rapport"
     out = cli("record", "--a", "sim", "--b", "sim:script=coupled", "--headless",

@@ -110,6 +110,7 @@ class SessionSnapshot:
     events: list[tuple[float, str, str]] = field(default_factory=list)  # time, kind, text
     error: str | None = None
     processing_errors: int = 0  # chunks stored but not analysed (see --debug)
+    stored_in: str = ""  # where the data are, for the user (the file, or the file and its WAL)
 
 
 class LiveSession:
@@ -325,6 +326,10 @@ class LiveSession:
             writer.close(self._end_ns or self.clock.now_ns(), clean=clean)
         except StoreError as exc:
             self.error = self.error or str(exc)
+        if writer.wal_kept:  # the disk had no room to fold the WAL into the file
+            self.error = (f"{self.error or 'the session could not be closed'}; the data are in "
+                          f"{writer.path.name} and {writer.wal_path.name} beside it: keep the "
+                          "two files together")
 
     def _store(self, writer: SessionWriter, item: object) -> None:
         if isinstance(item, Chunk):
@@ -406,4 +411,5 @@ class LiveSession:
                      else self.pipeline.sync_history), list(self._markers),
                 self.writer is not None and not self.writer.closed and self.error is None,
                 self.writer.n_chunks if self.writer else 0, list(self._events), self.error,
-                self.processing_errors)
+                self.processing_errors,
+                self.writer.where_stored() if self.writer else str(self.path))

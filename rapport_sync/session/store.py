@@ -211,22 +211,59 @@ class SessionWriter:
         self.n_chunks += self._pending_chunks
         self._pending_chunks = 0
 
+    @property
+    def wal_path(self) -> Path:
+        """SQLite's write-ahead log beside the file: committed data not yet folded in."""
+        return self.path.with_name(self.path.name + "-wal")
+
     def close(self, end_host_ns: int | None, clean: bool = True) -> None:
-        """Commit what is left; on a clean close record the end and fold the WAL in."""
+        """Commit what is left; on a clean close record the end; fold the WAL in.
+
+        After a failed write (``clean=False``) what is left uncommitted is dropped and the
+        WAL is still folded in if the disk allows; if not, the committed data stay in the
+        WAL beside the file and :attr:`wal_kept` is True: the two files belong together."""
         if self.closed:
             return
         self.closed = True
+        failed: sqlite3.Error | None = None
         try:
             if clean and end_host_ns is not None:
-                self.set_meta("ended_host_ns", end_host_ns)
+                self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                                   ("ended_host_ns", json.dumps(end_host_ns)))
             self._conn.execute("COMMIT")
             self.n_chunks += self._pending_chunks
-            self._pending_chunks = 0
+        except sqlite3.Error as exc:
+            failed = exc
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # no transaction was left open
+        self._pending_chunks = 0
+        try:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
-            raise _store_error(exc, self.path) from exc
+            failed = failed or exc
         finally:
-            self._conn.close()
+            self._conn.close()  # checkpoints once more, and removes an emptied WAL
+        if failed is not None:
+            raise _store_error(failed, self.path) from failed
+
+    @property
+    def wal_kept(self) -> bool:
+        """True when a closed session still has data in its WAL (the disk was too full to
+        fold them into the file): the session is the file *and* its ``-wal`` file."""
+        try:
+            return self.closed and self.wal_path.stat().st_size > 0
+        except OSError:
+            return False
+
+    def where_stored(self) -> str:
+        """Where the session's data are, for a message to the user."""
+        if self.wal_kept:
+            return (f"{self.path} and {self.wal_path} (the disk was too full to fold the "
+                    f"second into the first): keep, copy and move the two files together; "
+                    f"{self.path.name} alone is incomplete")
+        return str(self.path)
 
     def _execute(self, sql: str, args: tuple[Any, ...]) -> sqlite3.Cursor:
         try:

@@ -90,7 +90,7 @@ def format_summary(snap: SessionSnapshot, path: str) -> list[str]:
                      "(run with --debug to see why; the data are in the file)")
     if snap.error:
         lines.append(f"recording stopped early: {snap.error}")
-        lines.append(f"what was stored is in {path}")
+        lines.append(f"what was stored is in {snap.stored_in or path}")
     else:
         lines.append(f"session saved to {path}")
     lines.append(f"  see it with: {_command()} info {path}")
