@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from rapport_sync.session.info import count_gaps, describe_session
 from rapport_sync.session.live import LiveSession
 from rapport_sync.session.replay import replay_session
 from rapport_sync.session.store import SessionReader
@@ -45,9 +46,25 @@ def test_one_strap_drops_out_and_the_other_keeps_streaming(tmp_path):
     rest = iter(kinds)
     assert all(k in rest for k in ("connected", "disconnected", "reconnecting", "connected",
                                    "disconnected"))
+    # info counts the one outage once (the link loss, not again the data gap it left),
+    # and not the two straps' "disconnected: stopped" as the session ended
+    assert kinds.count("disconnected") == 2 and "gap" in kinds
+    assert "\ngaps          1\n" in describe_session(tmp_path / "loss.rapport")
     # the outage stays a gap in A's breathing (never interpolated); B has none there
     a = rep.people["a"]
     in_gap = (a.grid_time_s > 45) & (a.grid_time_s < 52)
     assert in_gap.any() and np.isnan(a.signal[in_gap]).all()
     b = rep.people["b"]
     assert np.isfinite(b.signal[(b.grid_time_s > 45) & (b.grid_time_s < 52)]).mean() > 0.9
+
+
+def test_gaps_are_data_missing_not_the_end_of_a_session():
+    stop = [(100.4, "a", "disconnected", "stopped"), (100.5, "b", "disconnected", "stopped")]
+    loss = [(40.0, "a", "disconnected", "link lost"), (55.0, "a", "connected", ""),
+            (56.0, "a", "gap", "15 s of ACC missing")]
+    assert count_gaps(stop, end_s=100.0) == 0  # the straps let go as the session ended
+    assert count_gaps(loss + stop, end_s=100.0) == 1
+    assert count_gaps(loss + [(80.0, "a", "gap", "2 s missing")], end_s=100.0) == 2
+    assert count_gaps([(30.0, "b", "gap", "3 frames lost")], end_s=100.0) == 1
+    # a session that crashed has no end: every lost link counts
+    assert count_gaps([(99.0, "a", "disconnected", "link lost")], end_s=float("inf")) == 1

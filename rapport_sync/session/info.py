@@ -9,7 +9,9 @@ from ..samples import BreathSamples, DeviceEvent, DeviceEventKind, HeartBeats
 from .decoders import make_decoder
 from .store import SessionReader, merge_events
 
-__all__ = ["describe_session", "count_streams"]
+__all__ = ["describe_session", "count_streams", "count_gaps"]
+
+REPORTED_AGAIN_S = 10.0  # a data gap this soon after a reconnection is the link loss again
 
 
 def _clock(seconds: float) -> str:
@@ -44,6 +46,29 @@ def count_streams(reader: SessionReader) -> tuple[dict[tuple[str, str], list[flo
             entry[0] += n
             entry[2] = float(item.time_s[-1])
     return streams, events
+
+
+def count_gaps(events: list[tuple[float, str, str, str]], end_s: float) -> int:
+    """How many times data went missing: links lost before the session's end and gaps
+    in a device's data. A source's own disconnect as the session stops (after the
+    recorded end) is none, and a link loss is one gap even when the data, on coming back,
+    report it again (the first data gap within ``REPORTED_AGAIN_S`` of reconnecting)."""
+    gaps = 0
+    back_at: dict[str, float] = {}  # device -> when its link came back after a loss
+    lost: set[str] = set()
+    for t, device, kind, _ in events:
+        if kind == DeviceEventKind.DISCONNECTED and t < end_s:
+            gaps += 1
+            lost.add(device)
+            back_at.pop(device, None)
+        elif kind == DeviceEventKind.CONNECTED and device in lost:
+            lost.discard(device)
+            back_at[device] = t
+        elif kind == DeviceEventKind.GAP:
+            back = back_at.pop(device, None)
+            if back is None or t - back > REPORTED_AGAIN_S:
+                gaps += 1
+    return gaps
 
 
 def describe_session(path: str | os.PathLike[str], max_events: int = 25) -> str:
@@ -89,10 +114,11 @@ def describe_session(path: str | os.PathLike[str], max_events: int = 25) -> str:
                          f"{_clock(t0)} – {_clock(t1)}")
         events = merge_events(reader.events(), decoded_events, start)
         kinds = Counter(k for _, _, k, _ in events)
-        gaps = [e for e in events if e[2] in (DeviceEventKind.GAP, DeviceEventKind.DISCONNECTED)]
+        end_s = (meta["ended_host_ns"] - start) / 1e9 if reader.ended_cleanly else float("inf")
+        gaps = count_gaps(events, end_s)
         summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
         lines.append(f"events        {summary}")
-        lines.append(f"gaps          {len(gaps) or 'none'}")
+        lines.append(f"gaps          {gaps or 'none'}")
         for t, device, kind, detail in events[:max_events]:
             lines.append(f"  {_clock(t)}  {device}  {kind}: {detail}")
         if len(events) > max_events:
