@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -233,6 +234,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader of the output has gone (`rapport-sync info S | head -1`): end quietly,
+        # as Unix tools do, with the status of a process ended by SIGPIPE; stdout is
+        # pointed at /dev/null so the interpreter's last flush has nowhere to fail
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13
     except RapportSyncError as exc:
         if args.debug:
             raise

@@ -272,6 +272,47 @@ def test_ctrl_c_ends_the_session_cleanly(tmp_path):
     assert "ended cleanly" in info.stdout
 
 
+def test_a_second_ctrl_c_while_stopping_still_closes_the_session_cleanly(tmp_path):
+    """Two simulated straps (their stop takes ~0.2 s: streams stopped, links closed); a
+    second Ctrl-C the moment the first one's "stopping" line appears: the session is
+    still stored and closed cleanly, with its summary, without waiting for the straps."""
+    path = tmp_path / "twice.rapport"
+    proc = subprocess.Popen([sys.executable, "-m", "rapport_sync", "demo", "--headless",
+                             "--source", "ble-sim", "--speed", "5", "--out", str(path)],
+                            cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        wait_for_chunks(path, 100, proc)
+        proc.send_signal(signal.SIGINT)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("stopping"):
+                proc.send_signal(signal.SIGINT)
+                break
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "already stopping" in stderr and "Traceback" not in stderr
+    assert "session saved to" in stdout
+    info = cli("info", str(path))
+    assert info.returncode == 0 and "ended cleanly" in info.stdout
+
+
+def test_a_closed_output_ends_quietly(sim_session):
+    """`rapport-sync info S | head -1`: the reader may be gone before the text is
+    written; like a Unix tool, no message, the status of a process ended by SIGPIPE."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        run = subprocess.run([sys.executable, "-m", "rapport_sync", "info",
+                              str(sim_session.path)], stdout=write_end, stderr=subprocess.PIPE,
+                             text=True, timeout=60, env=ENV, cwd=REPO)
+    finally:
+        os.close(write_end)
+    assert run.stderr == "" and run.returncode == 141
+
+
 def test_a_full_disk_ends_the_recording_with_one_line_and_keeps_what_was_stored(tmp_path):
     """The file-size limit makes every write past 150 kB fail as on a full disk."""
     import resource

@@ -13,6 +13,7 @@ import datetime as _dt
 import logging
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -159,6 +160,7 @@ class LiveSession:
         self.error: str | None = None
         self.processing_errors = 0
         self.finished = threading.Event()
+        self._hurry = threading.Event()
 
     # -- life cycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -226,11 +228,23 @@ class LiveSession:
         stoppers = [threading.Thread(target=source.stop, daemon=True) for source in self.sources]
         for t in stoppers:  # in parallel: each may take seconds (BLE: stop streams, disconnect)
             t.start()
+        deadline = time.monotonic() + 10.0
         for t in stoppers:
-            t.join(10.0)
+            while t.is_alive() and time.monotonic() < deadline and not self._hurry.is_set():
+                t.join(0.05)
         self._queue.put(_STOP)
         if self._worker is not None:
             self._worker.join()
+
+    def hurry(self) -> None:
+        """Make a :meth:`stop` under way quick (a second Ctrl-C): stop waiting for the
+        devices to let go and skip analysing what is still queued; everything queued is
+        still stored and the file closed cleanly."""
+        self._hurry.set()
+
+    @property
+    def hurried(self) -> bool:
+        return self._hurry.is_set()
 
     def add_marker(self, label: str = "", source: str = "user") -> float:
         """Mark this moment; returns its session time in seconds."""
@@ -314,8 +328,9 @@ class LiveSession:
                     self._fail(str(exc) if isinstance(exc, StoreError)
                                else f"storing failed: {type(exc).__name__}: {exc}")
                     self._close(writer, clean=False)
-            for item in batch:
-                self._process(item, storing)
+            if not self._hurry.is_set():
+                for item in batch:
+                    self._process(item, storing)
             self._check_sources()
         if storing:
             self._close(writer, clean=True)

@@ -113,9 +113,45 @@ def run_terminal_view(session: LiveSession, duration_s: float | None = None,
                       stream: TextIO | None = None) -> int:
     """Show the session until ``duration_s`` of session time or Ctrl-C; then stop it cleanly."""
     out = stream or sys.stdout
+    stopping = False
+
+    def interrupt(signum: int, frame: object) -> None:
+        """Ctrl-C or SIGTERM: the first ends the session; another while it is being
+        stopped hurries the stop, which still stores everything and closes the file."""
+        if not stopping:
+            raise KeyboardInterrupt
+        if not session.hurried:
+            print("already stopping: closing the session file without waiting for the "
+                  "devices", file=sys.stderr)
+        session.hurry()
+
+    previous = ({s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+                if _main_thread() else {})
+    try:
+        try:
+            _show(session, out, duration_s, title, lsl)
+        except KeyboardInterrupt:
+            stopping = True
+            out.write("\nstopping: storing what was recorded...\n")
+        finally:
+            stopping = True
+            session.stop()
+        snap = session.snapshot(history=None, span_s=0.0)
+        out.write("\n".join(format_summary(snap, str(session.path))) + "\n")
+    finally:  # until the summary is out, a Ctrl-C only hurries
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if session.error:
+        print(f"rapport-sync: error: {session.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _show(session: LiveSession, out: TextIO, duration_s: float | None, title: str,
+          lsl: bool) -> None:
+    """Draw the session until it is due, fails, or a KeyboardInterrupt comes."""
     tty = out.isatty()
     publisher = None
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if _main_thread() else None
     drawn = 0
     next_line_s = 0.0
     try:
@@ -145,24 +181,9 @@ def run_terminal_view(session: LiveSession, duration_s: float | None = None,
                 remaining = (duration_s - snap.elapsed_s) / speed
                 pause = min(pause, max(0.005, remaining)) if remaining > 0 else 0.05
             time.sleep(pause)
-    except KeyboardInterrupt:
-        out.write("\nstopping: storing what was recorded...\n")
     finally:
-        session.stop()
         if publisher is not None:
             publisher.close()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-    snap = session.snapshot(history=None, span_s=0.0)
-    out.write("\n".join(format_summary(snap, str(session.path))) + "\n")
-    if session.error:
-        print(f"rapport-sync: error: {session.error}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _main_thread() -> bool:
