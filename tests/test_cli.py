@@ -228,6 +228,17 @@ def test_the_closing_summary_counts_every_window_of_a_long_session(tmp_path):
     judged = re.search(r"above chance in (\d+)/(\d+) windows", run.stdout)
     assert judged is not None, run.stdout
     assert 800 <= int(judged.group(2)) <= 841  # windows end at 60, 61, ... 900 s
+    assert "data only up to" not in run.stdout
+
+
+def test_the_summary_says_when_the_simulation_could_not_keep_up(tmp_path):
+    """Ten simulated minutes asked for at 10 000x (60 ms): no machine simulates the board
+    that fast, and the session ends on its clock with a fraction of the data; the summary
+    says so instead of reading like ten full minutes."""
+    run = cli("demo", "--headless", "--duration", "600", "--speed", "10000",
+              "--out", str(tmp_path / "fast.rapport"))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("data only up to") == 2, run.stdout
 
 
 def test_sigkill_loses_at_most_the_last_commit(tmp_path):

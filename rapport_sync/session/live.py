@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import math
 import queue
 import threading
 import time
@@ -97,6 +98,7 @@ class PersonSnapshot:
     breath: BreathState | None
     heart: HeartState
     link: str  # "waiting", "connected", "reconnecting", "disconnected"
+    data_until_s: float = math.nan  # session time the person's breathing has reached
 
 
 @dataclass(frozen=True)
@@ -419,7 +421,8 @@ class LiveSession:
                 people[p] = PersonSnapshot(
                     p, self.participants[p]["label"], ch.kind, ch.trace.view(since),
                     ch.raw.view(since), ch.hr_trace.view(since), ch.breath, ch.heart_state,
-                    self._link[p])
+                    self._link[p], (ch.next_tick / ch.fs) if ch.next_tick is not None
+                    else math.nan)
             return SessionSnapshot(
                 self.elapsed_s, people, self.pipeline.sync,
                 list(self.pipeline.sync_history[-history:] if history is not None

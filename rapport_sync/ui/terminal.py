@@ -67,6 +67,9 @@ def format_status(snap: SessionSnapshot, duration_s: float | None, title: str) -
     return lines
 
 
+LATE_DATA_S = 10.0  # data ending this much (or a tenth of the session) early is said
+
+
 def format_summary(snap: SessionSnapshot, path: str) -> list[str]:
     hist = snap.sync_history
     lines = [f"session ended after {format_clock(snap.elapsed_s)}; {snap.chunks_stored} chunks stored"]
@@ -75,6 +78,10 @@ def format_summary(snap: SessionSnapshot, path: str) -> list[str]:
         breaths = p.breath.n_breaths if p.breath else 0
         lines.append(f"  {p.label}: {breaths} breaths, last rate {_num(rate, '.1f', ' /min')}, "
                      f"heart {_num(p.heart.hr_bpm, '.0f', ' bpm')}")
+        end = p.data_until_s if math.isfinite(p.data_until_s) else 0.0
+        if end < snap.elapsed_s - max(LATE_DATA_S, 0.1 * snap.elapsed_s):
+            lines.append(f"    data only up to {format_clock(end)}: the source stopped sending "
+                         "or, simulated, could not keep up with --speed (try a lower one)")
     judged = [s for s in hist if all(map(math.isfinite, locking(s)))]
     if judged:
         above = sum(1 for s in judged if above_chance(s))
