@@ -71,3 +71,22 @@ def test_without_the_surrogate_module_the_report_says_so(gapped_session, monkeyp
     monkeypatch.setitem(sys.modules, "rapport_sync.analysis", None)
     results, note = surrogate_table(load_aligned(gapped_session.path), n=19)
     assert results == [] and "unavailable" in note
+
+
+@pytest.mark.parametrize("target", ["session", "other"])
+def test_an_existing_output_is_refused_and_left_as_it_was(gapped_session, tmp_path, capsys,
+                                                          target):
+    """`report S --out S` used to replace the recording with the report."""
+    session = tmp_path / "session.rapport"
+    session.write_bytes(gapped_session.path.read_bytes())
+    before = session.read_bytes()
+    out = session if target == "session" else tmp_path / "old-report.html"
+    if target == "other":
+        out.write_text("an earlier report")
+    assert main(["report", str(session), "--out", str(out), "--surrogates", "5"]) == 1
+    err = capsys.readouterr().err
+    assert err == f"rapport-sync: error: {out} already exists; choose another --out\n"
+    assert session.read_bytes() == before
+    if target == "other":
+        assert out.read_text() == "an earlier report"
+    assert load_aligned(session).duration_s > 140  # the recording still reads

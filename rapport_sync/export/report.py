@@ -198,15 +198,29 @@ def build_report(session: AlignedSession, surrogates: int = 200, seed: int = 0) 
 
 def write_report(session_path: str | os.PathLike[str], out: str | os.PathLike[str],
                  surrogates: int = 200, seed: int = 0) -> Path:
-    """Replay ``session_path`` and write the report to ``out``."""
-    text = build_report(load_aligned(session_path), surrogates=surrogates, seed=seed)
+    """Replay ``session_path`` and write the report to ``out``, a new file.
+
+    An existing ``out`` (the session itself included) is refused with a
+    :class:`~rapport_sync.errors.StoreError` before anything is replayed, as a session's
+    ``--out`` is: nothing is ever written over.
+    """
     out = Path(out)
+    if out.exists() or out.is_symlink():
+        raise _exists(out)
+    text = build_report(load_aligned(session_path), surrogates=surrogates, seed=seed)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        with out.open("x", encoding="utf-8") as fh:  # "x": never over a file made meanwhile
+            fh.write(text)
+    except FileExistsError:
+        raise _exists(out) from None
     except OSError as exc:
         raise StoreError(f"cannot write the report to {out}: {exc.strerror or exc}") from exc
     return out
+
+
+def _exists(out: Path) -> StoreError:
+    return StoreError(f"{out} already exists; choose another --out")
 
 
 def run_report(args: argparse.Namespace) -> int:
