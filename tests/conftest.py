@@ -4,6 +4,9 @@ the real recordings, and the opt-in hardware option."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,29 @@ import pytest
 import rapport_sync  # noqa: F401  (first: it sets the BLAS threads before numpy loads)
 
 REPO = Path(__file__).resolve().parents[1]
+# the command line as a user meets it: no display, so no monitor window
+CLI_ENV = {**os.environ, "QT_QPA_PLATFORM": "", "DISPLAY": "", "WAYLAND_DISPLAY": ""}
+
+
+def cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None,
+        preexec_fn: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
+    """``rapport-sync ARGS`` in a new process; its exit code, stdout and stderr."""
+    return subprocess.run([sys.executable, "-m", "rapport_sync", *args], check=False,
+                          capture_output=True, text=True, timeout=timeout, env=env or CLI_ENV,
+                          cwd=REPO, preexec_fn=preexec_fn)
+
+
+def small_disk(limit_bytes: int) -> Callable[[], None]:
+    """A ``preexec_fn``: no file of the new process can grow past ``limit_bytes``. The
+    kernel then refuses the write (EFBIG) as a full disk does (ENOSPC): a real failed
+    write, without root or a small file system."""
+    def limit() -> None:
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+    return limit
 
 
 def pytest_addoption(parser):  # type: ignore[no-untyped-def]

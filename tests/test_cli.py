@@ -12,16 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from conftest import REPO
+from conftest import CLI_ENV as ENV
+from conftest import REPO, cli, small_disk
 
 COMMANDS = ["demo", "record", "info", "scan", "analyze", "export", "report", "sim-serial"]
-ENV = {**os.environ, "QT_QPA_PLATFORM": "", "DISPLAY": "", "WAYLAND_DISPLAY": ""}
-
-
-def cli(*args, timeout=120, env=None):
-    return subprocess.run([sys.executable, "-m", "rapport_sync", *args], capture_output=True,
-                          text=True, timeout=timeout, env=env or ENV, cwd=REPO)
 
 
 def test_help_lists_every_command():
@@ -326,16 +320,9 @@ def test_a_closed_output_ends_quietly(sim_session):
 
 def test_a_full_disk_ends_the_recording_with_one_line_and_keeps_what_was_stored(tmp_path):
     """The file-size limit makes every write past 150 kB fail as on a full disk."""
-    import resource
-
-    def small_disk():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, 150_000))
-
     path = tmp_path / "full.rapport"
-    run = subprocess.run([sys.executable, "-m", "rapport_sync", "demo", "--headless", "--speed",
-                          "50", "--duration", "600", "--out", str(path)], preexec_fn=small_disk,
-                         capture_output=True, text=True, timeout=120, env=ENV, cwd=REPO)
+    run = cli("demo", "--headless", "--speed", "50", "--duration", "600", "--out", str(path),
+              preexec_fn=small_disk(150_000))
     assert run.returncode == 1
     assert run.stderr.count("\n") == 1 and "disk" in run.stderr and "Traceback" not in run.stderr
     assert "recording stopped early" in run.stdout

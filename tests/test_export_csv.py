@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 
 import numpy as np
 import pytest
+from conftest import cli, small_disk
 from export_sessions import GAP_S
 
 from rapport_sync.cli import main
 from rapport_sync.errors import StoreError
 from rapport_sync.export import export_session
 from rapport_sync.export.columns import SYNC_COLUMNS
+from rapport_sync.export.edf import check_complete
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +68,66 @@ def test_an_output_that_cannot_be_written_is_a_store_error(gapped_session, tmp_p
     with pytest.raises(StoreError, match=f"cannot write the export to {tmp_path}"):
         export_session(gapped_session.path, fmt, blocker / "sub" / "out")
     assert blocker.read_text() == "not a folder"
+
+
+def files_in(folder):  # type: ignore[no-untyped-def]
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("earlier", [False, True], ids=["new", "over-an-earlier-export"])
+@pytest.mark.parametrize("fmt", ["csv", "edf", "bids"])
+def test_a_full_disk_writes_nothing_and_says_so_in_one_line(gapped_session, tmp_path, fmt,
+                                                           earlier):
+    """No file may grow past 48 kB: a real failed write, as on a full disk. Each format has
+    larger files (aligned.csv 366 kB, each EDF 56 kB, the aligned BIDS physio 73 kB), so
+    the export fails part way. EDF used to say "wrote 2 files" with a truncated file; CSV
+    and BIDS left truncated files that looked valid."""
+    out = tmp_path / "out"
+    if earlier:
+        export_session(gapped_session.path, fmt, out)
+        (out / "notes.txt").write_text("the researcher's own file")
+    before = files_in(out) if earlier else {}
+    run = cli("export", str(gapped_session.path), "--format", fmt, "--out", str(out),
+              preexec_fn=small_disk(48_000))
+    assert run.returncode == 1 and run.stdout == ""
+    first_big = {"csv": "aligned.csv", "edf": "sub-01_task-rapport.edf",
+                 "bids": "sub-01/beh/sub-01_task-rapport_recording-aligned_physio.tsv.gz"}[fmt]
+    assert run.stderr == (f"rapport-sync: error: cannot write the export to {out}: file too "
+                          "large (the disk's or the process's file-size limit) while writing "
+                          f"{out / first_big}; nothing was written\n")
+    assert files_in(out) == before if earlier else not out.exists()
+
+
+def test_an_export_never_replaces_the_session_it_reads(gapped_session, tmp_path):
+    session = tmp_path / "aligned.csv"  # a session under the name of an export file
+    session.write_bytes(gapped_session.path.read_bytes())
+    with pytest.raises(StoreError, match=f"{session} is the session being exported"):
+        export_session(session, "csv", tmp_path)
+    assert session.read_bytes() == gapped_session.path.read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["aligned.csv"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only folder")
+@pytest.mark.parametrize("fmt", ["csv", "edf", "bids"])
+def test_a_read_only_folder_is_permission_denied(gapped_session, tmp_path, fmt):
+    """EDF said "can not open file, no such file or directory" (pyedflib's message)."""
+    out = tmp_path / "read-only"
+    out.mkdir(mode=0o555)
+    with pytest.raises(StoreError, match=f"cannot write the export to {out}: Permission "
+                       "denied while writing"):
+        export_session(gapped_session.path, fmt, out)
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("keep", [40_000, 300], ids=["in-the-data", "in-the-header"])
+def test_an_edf_file_cut_short_is_found(gapped_session, tmp_path, keep):
+    """edflib reports no failed write: the file is checked against its own header."""
+    export_session(gapped_session.path, "edf", tmp_path)
+    path = tmp_path / "sub-01_task-rapport.edf"
+    check_complete(path)
+    path.write_bytes(path.read_bytes()[:keep])
+    with pytest.raises(OSError, match=f"the EDF writer stopped after {keep} bytes"):
+        check_complete(path)
 
 
 def test_analysing_the_exported_csv_agrees_with_analysing_the_session(csv_dir, gapped_session,

@@ -7,6 +7,7 @@ import re
 import sys
 
 import pytest
+from conftest import cli, small_disk
 from export_sessions import GAP_LENGTH_SLACK_S, GAP_S, GAP_WHERE_SLACK_S, MARKERS
 
 from rapport_sync.cli import main
@@ -90,3 +91,16 @@ def test_an_existing_output_is_refused_and_left_as_it_was(gapped_session, tmp_pa
     if target == "other":
         assert out.read_text() == "an earlier report"
     assert load_aligned(session).duration_s > 140  # the recording still reads
+
+
+def test_a_full_disk_leaves_no_report(gapped_session, tmp_path):
+    """No file may grow past 100 kB (a real failed write, as on a full disk); the report
+    with its four plots is larger. It used to stay behind cut short."""
+    out = tmp_path / "report.html"
+    run = cli("report", str(gapped_session.path), "--out", str(out), "--surrogates", "5",
+              preexec_fn=small_disk(100_000))
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr == (f"rapport-sync: error: cannot write the report to {out}: file too "
+                          "large (the disk's or the process's file-size limit) while writing "
+                          f"{out}; nothing was written\n")
+    assert list(tmp_path.iterdir()) == []

@@ -12,7 +12,7 @@ import argparse
 import os
 from pathlib import Path
 
-from ..errors import ConfigError, StoreError
+from ..errors import ConfigError
 
 __all__ = ["FORMATS", "export_session", "run_export"]
 
@@ -30,7 +30,9 @@ def export_session(session: str | os.PathLike[str], fmt: str, out: str | os.Path
     fmt : {"bids", "edf", "csv"}
         Output format.
     out : path
-        Output directory (created).
+        Output directory (created). Its files are written whole or not at all: on a full
+        disk, any other write error or an interrupt nothing in it changes
+        (:mod:`~rapport_sync.export.staging`).
     with_labels : bool
         Write the labels typed in the monitor instead of ``sub-01``/``sub-02``.
     """
@@ -48,10 +50,7 @@ def export_session(session: str | os.PathLike[str], fmt: str, out: str | os.Path
         from .edf import write_edf as write
     else:
         from .csv_files import write_csv as write
-    try:
-        return write(aligned, out)
-    except OSError as exc:  # the output folder is read-only, the disk full ...
-        raise StoreError(f"cannot write the export to {out}: {exc.strerror or exc}") from exc
+    return write(aligned, out)  # a failed write is a StoreError naming the file and why
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ import numpy as np
 from .. import __version__
 from .aligned import AlignedSession
 from .columns import ALIGNED_COLUMNS, SYNC_COLUMNS, format_table, json_safe, sync_rows
+from .staging import StagedFiles
 
 __all__ = ["write_csv"]
 
@@ -32,45 +33,49 @@ _SHORT = {"respiratory": "resp", "respiratory_filtered": "resp_filtered",
           "breathing_phase": "phase", "heart_rate": "hr"}
 
 
-def _write(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    with path.open("w", newline="") as fh:
+def _write(stage: StagedFiles, path: Path, header: list[str], rows: list[list[str]]) -> None:
+    with stage.open(path, "w", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(header)
         w.writerows(rows)
-    return path
 
 
 def write_csv(session: AlignedSession, out: Path) -> list[Path]:
-    """Write the CSV files listed in the module docstring into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
+    """Write the CSV files listed in the module docstring into ``out``, all or none
+    (:mod:`~rapport_sync.export.staging`); returns them."""
+    with StagedFiles(out, "the export", protect=session.source_path) as stage:
+        stage.folder(out)
+        _write_files(stage, session, out)
+        return stage.commit()
+
+
+def _write_files(stage: StagedFiles, session: AlignedSession, out: Path) -> None:
     header = ["time"]
     columns = [session.grid_time_s]
     for p, person in session.people.items():
         header += [f"{p}_{_SHORT[name]}" for name, _, _ in ALIGNED_COLUMNS]
         columns += [person.grid_resp_raw, person.grid_resp, person.grid_phase,
                     person.grid_hr_bpm]
-    paths.append(_write(out / "aligned.csv", header,
-                        format_table(np.column_stack(columns), na="")))
+    _write(stage, out / "aligned.csv", header, format_table(np.column_stack(columns), na=""))
     for person in session.people.values():
         pid = person.participant_id
         if person.raw.size:
             t = person.raw_start_s + np.arange(len(person.raw)) / person.raw_fs_hz
             cols = ["acc_x", "acc_y", "acc_z"] if person.raw.ndim == 2 else ["value"]
-            paths.append(_write(out / f"raw_{pid}.csv", ["time_s", *cols],
-                                format_table(np.column_stack([t, person.raw]), na="")))
+            _write(stage, out / f"raw_{pid}.csv", ["time_s", *cols],
+                   format_table(np.column_stack([t, person.raw]), na=""))
         beats = np.column_stack([person.beat_time_s, person.rr_s, person.rr_corrected_s])
-        paths.append(_write(out / f"beats_{pid}.csv", ["time_s", "rr_s", "rr_corrected_s"],
-                            format_table(beats, na="")))
-    paths.append(_write(out / "synchrony.csv", [n for n, _, _ in SYNC_COLUMNS],
-                        format_table(sync_rows(session), na="")))
-    paths.append(_write(out / "markers.csv", ["time_s", "label"],
-                        [[f"{t:.4f}", label] for t, label in session.markers]))
-    paths.append(_write(out / "gaps.csv", ["participant", "start_s", "end_s"],
-                        [[p.participant_id, f"{a:.4f}", f"{b:.4f}"]
-                         for p in session.people.values() for a, b in p.gaps]))
-    paths.append(_write(out / "events.csv", ["time_s", "device", "kind", "detail"],
-                        [[f"{t:.4f}", d, k, text] for t, d, k, text in session.events]))
+        _write(stage, out / f"beats_{pid}.csv", ["time_s", "rr_s", "rr_corrected_s"],
+               format_table(beats, na=""))
+    _write(stage, out / "synchrony.csv", [n for n, _, _ in SYNC_COLUMNS],
+           format_table(sync_rows(session), na=""))
+    _write(stage, out / "markers.csv", ["time_s", "label"],
+           [[f"{t:.4f}", label] for t, label in session.markers])
+    _write(stage, out / "gaps.csv", ["participant", "start_s", "end_s"],
+           [[p.participant_id, f"{a:.4f}", f"{b:.4f}"]
+            for p in session.people.values() for a, b in p.gaps])
+    _write(stage, out / "events.csv", ["time_s", "device", "kind", "detail"],
+           [[f"{t:.4f}", d, k, text] for t, d, k, text in session.events])
     meta = {
         "software": f"rapport_sync {__version__}",
         "time_base": "session seconds: 0 = session start on the host clock",
@@ -91,7 +96,5 @@ def write_csv(session: AlignedSession, out: Path) -> list[Path]:
         },
         "gaps": "empty cells; nothing is interpolated across a gap",
     }
-    meta_path = out / "metadata.json"
-    meta_path.write_text(json.dumps(json_safe(meta), indent=2, allow_nan=False) + "\n")
-    paths.append(meta_path)
-    return paths
+    stage.write_text(out / "metadata.json",
+                     json.dumps(json_safe(meta), indent=2, allow_nan=False) + "\n")

@@ -18,14 +18,17 @@ annotations ``marker: <text>``; the clock alignment is an annotation at 0 s too.
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import os
 from pathlib import Path
 
 import numpy as np
 
 from ..dsp.resample import gap_step_s, interp_with_gaps
 from .aligned import AlignedSession, PersonExport
+from .staging import StagedFiles
 
-__all__ = ["GAP_FILL_DIGITAL", "write_edf"]
+__all__ = ["GAP_FILL_DIGITAL", "check_complete", "write_edf"]
 
 GAP_FILL_DIGITAL = -32768
 _DIGITAL = (-32768, 32767)
@@ -94,6 +97,7 @@ def _channels(session: AlignedSession, person: PersonExport, seconds: int
 
 
 def _write_person(path: Path, session: AlignedSession, person: PersonExport) -> None:
+    """Write ``path`` and check that it came out whole (:func:`check_complete`)."""
     import pyedflib
 
     seconds = max(1, int(np.ceil(session.duration_s)))
@@ -132,14 +136,44 @@ def _write_person(path: Path, session: AlignedSession, person: PersonExport) -> 
                                    f"resid {clock['residual_s'] * 1e3:.2f} ms"[:40])
     finally:
         writer.close()
+    check_complete(path)
+
+
+def check_complete(path: Path) -> None:
+    """Raise ``OSError`` unless the EDF file at ``path`` is as long as its header says.
+
+    edflib writes through C stdio and reports no failed write: on a full disk or past a
+    file-size limit it leaves a truncated file and says nothing. The missing bytes are
+    then written once more here, so the error carries the system's reason (disk full,
+    file too large); should that write succeed, the error says where the file ends.
+    """
+    size = path.stat().st_size
+    declared = -1
+    with path.open("rb") as fh:
+        head = fh.read(256)
+        try:
+            n_signals = int(head[252:256])
+            fh.seek(256 + 216 * n_signals)  # the samples-per-record fields, 8 bytes each
+            per_record = sum(int(fh.read(8)) for _ in range(n_signals))
+            declared = int(head[184:192]) + int(head[236:244]) * 2 * per_record
+        except ValueError:  # the header itself is cut short
+            pass
+    if size == declared:
+        return
+    with path.open("r+b") as fh:
+        fh.seek(size)
+        fh.write(bytes(declared - size if declared > size else 1 << 16))
+        fh.flush()
+        os.fsync(fh.fileno())
+    raise OSError(errno.EIO, f"the EDF writer stopped after {size} bytes", str(path))
 
 
 def write_edf(session: AlignedSession, out: Path) -> list[Path]:
-    """Write ``<participant>_task-rapport.edf`` per person into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for person in session.people.values():
-        path = out / f"{person.participant_id}_task-rapport.edf"
-        _write_person(path, session, person)
-        paths.append(path)
-    return paths
+    """Write ``<participant>_task-rapport.edf`` per person into ``out``, both or none
+    (:mod:`~rapport_sync.export.staging`); returns them."""
+    with StagedFiles(out, "the export", protect=session.source_path) as stage:
+        stage.folder(out)
+        for person in session.people.values():
+            final = out / f"{person.participant_id}_task-rapport.edf"
+            _write_person(stage.path(final), session, person)
+        return stage.commit()

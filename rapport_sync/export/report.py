@@ -23,8 +23,9 @@ import numpy as np
 
 from .. import __version__
 from ..dsp.sync import above_chance
-from ..errors import RapportSyncError, StoreError
+from ..errors import RapportSyncError
 from .aligned import AlignedSession, load_aligned
+from .staging import StagedFiles
 
 __all__ = ["build_report", "epoch_table", "run_report", "surrogate_table", "write_report"]
 
@@ -202,25 +203,17 @@ def write_report(session_path: str | os.PathLike[str], out: str | os.PathLike[st
 
     An existing ``out`` (the session itself included) is refused with a
     :class:`~rapport_sync.errors.StoreError` before anything is replayed, as a session's
-    ``--out`` is: nothing is ever written over.
+    ``--out`` is: nothing is ever written over. The file is written whole or not at all
+    (:mod:`~rapport_sync.export.staging`).
     """
     out = Path(out)
-    if out.exists() or out.is_symlink():
-        raise _exists(out)
+    stage = StagedFiles(out, "the report", replace=False)
+    stage.check(out)
     text = build_report(load_aligned(session_path), surrogates=surrogates, seed=seed)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("x", encoding="utf-8") as fh:  # "x": never over a file made meanwhile
-            fh.write(text)
-    except FileExistsError:
-        raise _exists(out) from None
-    except OSError as exc:
-        raise StoreError(f"cannot write the report to {out}: {exc.strerror or exc}") from exc
+    with stage:
+        stage.write_text(out, text)
+        stage.commit()
     return out
-
-
-def _exists(out: Path) -> StoreError:
-    return StoreError(f"{out} already exists; choose another --out")
 
 
 def run_report(args: argparse.Namespace) -> int:
