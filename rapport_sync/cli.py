@@ -131,13 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--with-labels", action="store_true",
                    help="write the participants' labels instead of pseudonymous ids")
-    p.set_defaults(run=_delegate("rapport_sync.export", "run_export"))
+    p.set_defaults(run=_delegate("rapport_sync.export", "run_export"),
+                   interrupted="export interrupted; nothing was written")
 
     p = sub.add_parser("report", help="a self-contained HTML report of a session")
     p.add_argument("session", metavar="SESSION")
     p.add_argument("--out", required=True, metavar="HTML")
     p.add_argument("--surrogates", type=_number(int), default=200, metavar="N")
-    p.set_defaults(run=_delegate("rapport_sync.export.report", "run_report"))
+    p.set_defaults(run=_delegate("rapport_sync.export.report", "run_report"),
+                   interrupted="report interrupted; nothing was written")
 
     p = sub.add_parser("sim-serial", help="a virtual two-belt board on a pseudo-terminal",
                        description="Create a pty streaming the belt protocol from the simulator; "
@@ -232,7 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _warnings_as_one_line()
     try:
         return int(args.run(args) or 0)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a recording ends itself on Ctrl-C; this is everything else
+        if getattr(args, "interrupted", None):  # what a command's Ctrl-C left behind
+            print(f"rapport-sync: {args.interrupted}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # the reader of the output has gone (`rapport-sync info S | head -1`): end quietly,

@@ -4,6 +4,7 @@ Ctrl-C and SIGKILL during a recording."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -316,6 +317,34 @@ def test_a_closed_output_ends_quietly(sim_session):
     finally:
         os.close(write_end)
     assert run.stderr == "" and run.returncode == 141
+
+
+def files_under(folder: Path) -> list[Path]:
+    try:
+        return [p for p in folder.rglob("*") if p.is_file()]
+    except FileNotFoundError:  # made or removed while looking
+        return []
+
+
+def test_ctrl_c_during_an_export_leaves_nothing_and_says_so(sim_session, tmp_path):
+    """Ctrl-C once the export has begun writing its files (the first one appears): exit
+    130, one line, and no dataset. It used to exit 130 silently with half a dataset."""
+    out = tmp_path / "dataset"
+    for _attempt in range(5):
+        proc = subprocess.Popen([sys.executable, "-m", "rapport_sync", "export",
+                                 str(sim_session.path), "--format", "bids", "--out", str(out)],
+                                cwd=REPO, env=ENV, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        while proc.poll() is None and not files_under(out):
+            time.sleep(0.001)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+        if proc.returncode != 0:
+            break
+        shutil.rmtree(out)  # all written before the signal came: again
+    assert proc.returncode == 130, stderr
+    assert (stdout, stderr) == ("", "rapport-sync: export interrupted; nothing was written\n")
+    assert not out.exists()
 
 
 def test_a_full_disk_ends_the_recording_with_one_line_and_keeps_what_was_stored(tmp_path):

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..dsp.resample import gap_step_s, interp_with_gaps
 from .aligned import AlignedSession, PersonExport
-from .staging import StagedFiles
+from .staging import StagedFiles, ctrl_c_waits
 
 __all__ = ["GAP_FILL_DIGITAL", "check_complete", "write_edf"]
 
@@ -102,7 +102,8 @@ def _write_person(path: Path, session: AlignedSession, person: PersonExport) -> 
 
     seconds = max(1, int(np.ceil(session.duration_s)))
     chans = _channels(session, person, seconds)
-    writer = pyedflib.EdfWriter(str(path), len(chans), file_type=pyedflib.FILETYPE_EDFPLUS)
+    with ctrl_c_waits():  # interrupted inside, the writer's __del__ prints a traceback
+        writer = pyedflib.EdfWriter(str(path), len(chans), file_type=pyedflib.FILETYPE_EDFPLUS)
     try:
         headers: list[dict[str, str | int | float | None]] = []
         data = []
@@ -171,6 +172,8 @@ def check_complete(path: Path) -> None:
 def write_edf(session: AlignedSession, out: Path) -> list[Path]:
     """Write ``<participant>_task-rapport.edf`` per person into ``out``, both or none
     (:mod:`~rapport_sync.export.staging`); returns them."""
+    import pyedflib  # noqa: F401 - loaded before any file exists: Ctrl-C inside an import is lost
+
     with StagedFiles(out, "the export", protect=session.source_path) as stage:
         stage.folder(out)
         for person in session.people.values():

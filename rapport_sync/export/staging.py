@@ -6,7 +6,9 @@ the disk, and renames all of them into place only after every one was written
 completely. On any failure (a full disk, a file-size limit, a read-only folder, Ctrl-C)
 the temporary files and the folders this run created are removed, what was at the final
 names before stays as it was, and the error is one :class:`~rapport_sync.errors.StoreError`
-line that says why and which file.
+line that says why and which file. Ctrl-C waits while the files are renamed or removed
+(milliseconds), so an export is never left half in place: pressed during the renames it
+comes too late, and the export completes.
 """
 
 from __future__ import annotations
@@ -15,16 +17,36 @@ import contextlib
 import errno
 import os
 import secrets
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
 from ..errors import StoreError
 
-__all__ = ["StagedFiles", "write_failure"]
+__all__ = ["StagedFiles", "ctrl_c_waits", "write_failure"]
 
 _CAUSES = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded",
            errno.EFBIG: "file too large (the disk's or the process's file-size limit)"}
+
+
+@contextlib.contextmanager
+def ctrl_c_waits(then_raise: bool = True) -> Iterator[None]:
+    """Hold off Ctrl-C (SIGINT) in the block; one pressed meanwhile raises
+    ``KeyboardInterrupt`` after it (or, with ``then_raise=False``, is dropped)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals only ever reach the main thread
+        return
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+    if pressed and then_raise:
+        raise KeyboardInterrupt
 
 
 def write_failure(exc: OSError) -> str:
@@ -77,9 +99,13 @@ class StagedFiles:
     def folder(self, path: Path) -> Path:
         """``path`` as a folder, made (with its parents) if missing; returns ``path``."""
         missing = [p for p in (path, *path.parents) if not p.exists()]
-        for p in reversed(missing):
-            p.mkdir()  # one at a time, so each one made is known
+        for p in reversed(missing):  # one at a time, each known before it exists (Ctrl-C)
             self._made.append(p)
+            try:
+                p.mkdir()
+            except OSError:
+                self._made.pop()
+                raise
         if not path.is_dir():
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
         return path
@@ -91,11 +117,14 @@ class StagedFiles:
         self._writing = final
         while True:
             tmp = final.with_name(f".{final.name}.{secrets.token_hex(4)}.part")
+            self._staged.append((tmp, final))  # known before it exists (Ctrl-C)
             try:  # mode as a plain open() gives it (the umask applies)
                 os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            except FileExistsError:
-                continue
-            self._staged.append((tmp, final))
+            except OSError as exc:
+                self._staged.pop()
+                if isinstance(exc, FileExistsError):
+                    continue
+                raise
             return tmp
 
     def open(self, final: Path, mode: str = "w", **kwargs: Any) -> IO[Any]:
@@ -117,28 +146,31 @@ class StagedFiles:
             finally:
                 os.close(fd)
         self._writing = None
-        done = []
         for tmp, final in self._staged:
             self.check(final)
-            if self.replace:
-                os.replace(tmp, final)
-            else:
-                self._rename_new(tmp, final)
-            done.append(final)
-        self._staged.clear()
-        self._made.clear()
+        done = []
+        with ctrl_c_waits(then_raise=False):  # too late to stop: the export completes
+            for tmp, final in self._staged:
+                if self.replace:
+                    os.replace(tmp, final)
+                else:
+                    self._rename_new(tmp, final)
+                done.append(final)
+            self._staged.clear()
+            self._made.clear()
         return done
 
     def discard(self) -> None:
         """Remove the staged files and the folders made for them."""
-        for tmp, _ in self._staged:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-        self._staged.clear()
-        for folder in reversed(self._made):
-            with contextlib.suppress(OSError):  # not empty: someone else put a file there
-                folder.rmdir()
-        self._made.clear()
+        with ctrl_c_waits():
+            for tmp, _ in self._staged:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+            self._staged.clear()
+            for folder in reversed(self._made):
+                with contextlib.suppress(OSError):  # not empty: someone else put a file there
+                    folder.rmdir()
+            self._made.clear()
 
     def check(self, final: Path) -> None:
         """Refuse ``final`` now if it may not be written (before any slow work)."""
