@@ -124,6 +124,17 @@ def test_synchrony_derivative_has_one_row_per_window(bids, gapped_session):
     assert np.median([float(r["lag_s"]) for r in late]) == pytest.approx(1.2, abs=0.6)
 
 
+def test_the_files_returned_are_the_ones_written(bids, gapped_session, tmp_path):
+    """"wrote N files" counted every file under --out, an earlier dataset's included."""
+    out = tmp_path / "dataset"
+    export_session(gapped_session.path, "bids", out / "older")
+    (out / "notes.txt").write_text("the researcher's own file")
+    paths = export_session(gapped_session.path, "bids", out)
+    written = sorted(p.relative_to(bids) for p in bids.rglob("*") if p.is_file())
+    assert len(written) == 21
+    assert [p.relative_to(out) for p in paths] == written
+
+
 def bids_validator() -> list[str] | None:
     """The bids-validator 1.x command, if Node.js and the validator are installed.
 

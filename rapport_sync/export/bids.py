@@ -114,12 +114,11 @@ def _tsv_text(text: str) -> str:
 
 def write_bids(session: AlignedSession, out: Path) -> list[Path]:
     """Write the dataset into ``out`` (created; existing files are replaced), all or none
-    (:mod:`~rapport_sync.export.staging`)."""
+    (:mod:`~rapport_sync.export.staging`); returns the files written, not others in ``out``."""
     with StagedFiles(out, "the export", protect=session.source_path) as stage:
         stage.folder(out)
         _write_dataset(stage, session, out)
-        stage.commit()
-    return sorted(p for p in out.rglob("*") if p.is_file())
+        return sorted(stage.commit())
 
 
 def _write_dataset(stage: StagedFiles, session: AlignedSession, out: Path) -> None:
