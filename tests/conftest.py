@@ -68,9 +68,11 @@ def run_sim_session(
     window_s: float = 60.0,
     markers=(),
     backend: str = "sim",
+    labels: tuple[str, str] = ("Ann", "Ben"),
 ):
     """A whole session of two simulated people on a virtual clock (as fast as the CPU);
-    ``backend`` names a registered variant of the simulated board."""
+    ``backend`` names a registered variant of the simulated board, ``labels`` are the
+    people's labels as typed in the monitor."""
     from rapport_sync.session.live import LiveSession
     from rapport_sync.sources.base import SourceSpec, VirtualClock
 
@@ -78,7 +80,7 @@ def run_sim_session(
     session = LiveSession(
         {"a": spec, "b": spec},
         path,
-        {"a": "Ann", "b": "Ben"},
+        dict(zip("ab", labels)),
         clock=VirtualClock(start_ns=5 * 10**12),
         window_s=window_s,
     )

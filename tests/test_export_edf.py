@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
+from conftest import run_sim_session
 from export_sessions import GAP_LENGTH_SLACK_S, GAP_S, GAP_WHERE_SLACK_S, MARKERS
 
 from rapport_sync.export import export_session
@@ -67,3 +70,21 @@ def test_gaps_hold_the_fill_value_and_an_annotation(edf):
     assert np.allclose([o for o, _ in markers], [t for t, _ in MARKERS], atol=1.0)
     _signals_a, notes_a, _ = read(out / "sub-01_task-rapport.edf")
     assert not [n for n in notes_a if n[2] == "gap"]  # A did not disconnect
+
+
+def test_labels_become_ascii_header_text_without_a_warning(tmp_path):
+    """EDF+ header fields are ASCII: "Zoë Müller" came out as mojibake ("ZoA< MA ller",
+    UTF-8 bytes read as ASCII), with a UserWarning from pyedflib on the terminal."""
+    session = run_sim_session(tmp_path / "labels.rapport", duration_s=40.0,
+                              labels=("Zoë Müller", "李 雷"))
+    out = tmp_path / "edf"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        export_session(session.path, "edf", out, with_labels=True)
+    fields = {n: (out / f"sub-{n}_task-rapport.edf").read_bytes()[8:88].decode("ascii")
+              for n in ("01", "02")}
+    # EDF+ local patient identification: code, sex, birth date, name ("X": unknown); with no
+    # Latin letter to keep, the name is unknown too
+    assert fields == {"01": "sub-01 X X Zoe_Muller".ljust(80), "02": "sub-02 X X X".ljust(80)}
+    with pyedflib.EdfReader(str(out / "sub-01_task-rapport.edf")) as r:
+        assert r.getPatientName() == "Zoe Muller"  # pyedflib reads "_" as a space

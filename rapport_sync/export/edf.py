@@ -13,6 +13,9 @@ holds the channel's physical minimum (``GAP_FILL`` = digital minimum -32768, jus
 every real value), and an annotation ``gap`` with the gap's duration covers it; the last
 data record is filled likewise after the annotation ``session end``. Markers are
 annotations ``marker: <text>``; the clock alignment is an annotation at 0 s too.
+
+Header fields hold printable ASCII without spaces (EDF+); a label written as the patient
+name (``with_labels``) is transliterated by :func:`edf_header_text`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import os
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +32,30 @@ from ..dsp.resample import gap_step_s, interp_with_gaps
 from .aligned import AlignedSession, PersonExport
 from .staging import StagedFiles, ctrl_c_waits
 
-__all__ = ["GAP_FILL_DIGITAL", "check_complete", "write_edf"]
+__all__ = ["GAP_FILL_DIGITAL", "check_complete", "edf_header_text", "write_edf"]
 
 GAP_FILL_DIGITAL = -32768
 _DIGITAL = (-32768, 32767)
+
+
+# Latin letters that Unicode does not decompose into a base letter and a mark
+_LETTERS = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o",
+                          "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ð": "d",
+                          "Ð": "D", "þ": "th", "Þ": "Th", "ı": "i"})
+
+
+def edf_header_text(text: str, max_len: int = 80) -> str:
+    """``text`` as an EDF+ header subfield: printable ASCII, no spaces, at most ``max_len``.
+
+    Accents are dropped (NFKD, then the combining marks: "Zoë Müller" -> "Zoe_Muller"),
+    a few Latin letters are spelled out ("ß" -> "ss"), spaces become "_" (EDF+ separates
+    subfields with spaces) and any other character "_". Text with no letter or digit
+    left is "X", EDF+'s "unknown".
+    """
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text.translate(_LETTERS))
+                    if not unicodedata.combining(c))
+    ascii_text = "".join(c if 32 < ord(c) < 127 else "_" for c in plain)[:max_len]
+    return ascii_text if any(c.isalnum() for c in ascii_text) else "X"
 
 
 def _edf_number(x: float, up: bool) -> float:
@@ -117,8 +141,10 @@ def _write_person(path: Path, session: AlignedSession, person: PersonExport) -> 
             data.append(_digital(x, lo, hi))
         writer.setSignalHeaders(headers)
         writer.setPatientCode(person.participant_id)
-        if person.label:
-            writer.setPatientName(person.label.replace(" ", "_")[:80])
+        if person.label:  # the patient subfields share 80 characters with 15 of separators,
+            # sex and birth date (pyedflib warns past that)
+            writer.setPatientName(edf_header_text(
+                person.label, max_len=80 - 15 - len(person.participant_id)))
         writer.setEquipment("rapport_sync")
         try:
             start = dt.datetime.fromisoformat(session.started_utc).replace(tzinfo=None)
