@@ -69,14 +69,16 @@ def run_sim_session(
     markers=(),
     backend: str = "sim",
     labels: tuple[str, str] = ("Ann", "Ben"),
+    fs_hz: float = 50.0,
 ):
     """A whole session of two simulated people on a virtual clock (as fast as the CPU);
     ``backend`` names a registered variant of the simulated board, ``labels`` are the
-    people's labels as typed in the monitor."""
+    people's labels as typed in the monitor, ``fs_hz`` the belts' sampling rate."""
     from rapport_sync.session.live import LiveSession
     from rapport_sync.sources.base import SourceSpec, VirtualClock
 
-    spec = SourceSpec.parse(f"{backend}:seed={seed},script={script},duration={duration_s}")
+    spec = SourceSpec.parse(f"{backend}:seed={seed},script={script},duration={duration_s},"
+                            f"fs={fs_hz}")
     session = LiveSession(
         {"a": spec, "b": spec},
         path,

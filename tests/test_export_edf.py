@@ -88,3 +88,27 @@ def test_labels_become_ascii_header_text_without_a_warning(tmp_path):
     assert fields == {"01": "sub-01 X X Zoe_Muller".ljust(80), "02": "sub-02 X X X".ljust(80)}
     with pyedflib.EdfReader(str(out / "sub-01_task-rapport.edf")) as r:
         assert r.getPatientName() == "Zoe Muller"  # pyedflib reads "_" as a space
+
+
+@pytest.mark.parametrize(("fs_hz", "record_s"), [(12.5, 2.0), (50.0, 1.0)])
+def test_a_belt_keeps_its_nominal_rate(tmp_path, fs_hz, record_s):
+    """A 12.5-Hz belt was written as a 12-Hz channel (resampled): EDF+ records of 2 s hold
+    25 of its samples, so it keeps its rate, and the grid channels 50 samples a record."""
+    session = run_sim_session(tmp_path / "belt.rapport", duration_s=41.0, fs_hz=fs_hz)
+    export_session(session.path, "edf", tmp_path / "edf")
+    aligned = load_aligned(session.path)
+    with pyedflib.EdfReader(str(tmp_path / "edf" / "sub-01_task-rapport.edf")) as r:
+        rates = {r.getLabel(i): r.getSampleFrequency(i) for i in range(r.signals_in_file)}
+        counts = dict(zip(r.getSignalLabels(), r.getNSamples()))
+        digital = r.readSignal(r.getSignalLabels().index("Resp chest"), digital=True)
+        assert r.datarecord_duration == record_s
+        seconds = r.getFileDuration()
+    # whole records, the last one reaching past the session's end
+    assert seconds % record_s == 0 and 0 <= seconds - aligned.duration_s < record_s
+    assert rates == {"Resp chest": fs_hz, "Resp filtered": 25.0, "Resp phase": 25.0,
+                     "HR": 25.0}
+    assert counts == {"Resp chest": seconds * fs_hz, "Resp filtered": seconds * 25,
+                      "Resp phase": seconds * 25, "HR": seconds * 25}
+    # every sample the belt sent has its place, one EDF sample each (no more, no fewer)
+    raw = aligned.people["a"].raw
+    assert abs(np.sum(digital > GAP_FILL_DIGITAL) - np.isfinite(raw).sum()) <= 1

@@ -7,6 +7,9 @@ Channels (label, physical dimension):
   less than one sample of shift, never across a gap);
 - ``Resp filtered`` (a.u.), ``Resp phase`` (rad), ``HR`` (bpm): the common analysis grid.
 
+Data records last as many whole seconds as every channel needs for a whole number of
+samples (:func:`record_duration_s`: 2 s for a 12.5-Hz belt), so no rate is rounded.
+
 Data start at session second 0 (the header's start time, to the second, is the session
 start in UTC; EDF+ keeps no sub-second start). EDF cannot hold NaN: in gaps every sample
 holds the channel's physical minimum (``GAP_FILL`` = digital minimum -32768, just below
@@ -24,6 +27,7 @@ import datetime as dt
 import errno
 import os
 import unicodedata
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,10 +36,12 @@ from ..dsp.resample import gap_step_s, interp_with_gaps
 from .aligned import AlignedSession, PersonExport
 from .staging import StagedFiles, ctrl_c_waits
 
-__all__ = ["GAP_FILL_DIGITAL", "check_complete", "edf_header_text", "write_edf"]
+__all__ = ["GAP_FILL_DIGITAL", "check_complete", "edf_header_text", "record_duration_s",
+           "write_edf"]
 
 GAP_FILL_DIGITAL = -32768
 _DIGITAL = (-32768, 32767)
+MAX_RECORD_S = 60  # the longest data record pyedflib writes
 
 
 # Latin letters that Unicode does not decompose into a base letter and a mark
@@ -85,26 +91,46 @@ def _digital(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.where(np.isfinite(x), d, GAP_FILL_DIGITAL).astype(np.int32)
 
 
-def _channels(session: AlignedSession, person: PersonExport, seconds: int
-              ) -> list[tuple[str, str, float, np.ndarray, str]]:
-    """(label, dimension, fs, samples from session 0, prefilter) of one person."""
+def record_duration_s(rates_hz: list[float]) -> int:
+    """The EDF data-record duration for channels at ``rates_hz``: whole seconds, 1-60.
+
+    The shortest in which every rate has a whole number of samples per record: 1 s for
+    whole rates, 2 s for 12.5 Hz (25 samples), 16 s for 7.8125 Hz. When none up to 60 s
+    fits (33.3 Hz, say), the one whose whole sample counts come closest to the rates.
+    """
+    def misfit_hz(record_s: int) -> float:
+        return round(max(abs(round(f * record_s) - f * record_s) / record_s
+                         for f in rates_hz), 9)
+    return min(range(1, MAX_RECORD_S + 1), key=misfit_hz)  # the shortest of the best
+
+
+def _channels(session: AlignedSession, person: PersonExport
+              ) -> tuple[int, list[tuple[str, str, float, np.ndarray, str]]]:
+    """The record duration (s) and (label, dimension, rate, samples from session 0 to the
+    last record's end, prefilter) of each channel of one person."""
+    has_raw = bool(person.raw.size) and np.isfinite(person.raw_rate_hz) and person.raw_rate_hz > 0
+    record_s = record_duration_s([session.fs] + ([person.raw_rate_hz] if has_raw else []))
+    n_records = max(1, int(np.ceil(session.duration_s / record_s)))
+
+    def edf_rate(rate_hz: float) -> tuple[float, int]:  # the rate written, its sample count
+        per_record = round(rate_hz * record_s)
+        return per_record / record_s, per_record * n_records
+
     chans = []
-    raw_fs = round(person.raw_rate_hz) if np.isfinite(person.raw_rate_hz) else 0
-    if person.raw.size and raw_fs > 0:
+    if has_raw:
+        raw_fs, n_raw = edf_rate(person.raw_rate_hz)
         t = person.raw_start_s + np.arange(len(person.raw)) / person.raw_fs_hz
+        at = np.arange(n_raw) / raw_fs
         max_step = gap_step_s(person.raw_rate_hz)
         if person.raw.ndim == 2:
             for axis in range(person.raw.shape[1]):
-                chans.append((f"Resp acc {'xyz'[axis]}", "mg", float(raw_fs),
-                              interp_with_gaps(np.arange(seconds * raw_fs) / raw_fs, t,
-                                             person.raw[:, axis], max_step), "none"))
+                chans.append((f"Resp acc {'xyz'[axis]}", "mg", raw_fs,
+                              interp_with_gaps(at, t, person.raw[:, axis], max_step), "none"))
         else:
-            chans.append(("Resp chest", "a.u.", float(raw_fs),
-                          interp_with_gaps(np.arange(seconds * raw_fs) / raw_fs, t, person.raw,
-                                         max_step),
+            chans.append(("Resp chest", "a.u.", raw_fs,
+                          interp_with_gaps(at, t, person.raw, max_step),
                           "none (device signal)"))
-    fs = session.fs
-    n = round(seconds * fs)
+    fs, n = edf_rate(session.fs)
     first = round(session.grid_time_s[0] * fs) if session.grid_time_s.size else 0
 
     def grid(x: np.ndarray) -> np.ndarray:
@@ -117,15 +143,14 @@ def _channels(session: AlignedSession, person: PersonExport, seconds: int
     chans += [("Resp filtered", "a.u.", fs, grid(person.grid_resp), "causal band-pass"),
               ("Resp phase", "rad", fs, grid(person.grid_phase), "causal phase"),
               ("HR", "bpm", fs, grid(person.grid_hr_bpm), "RR corrected, held 3 s")]
-    return chans
+    return record_s, chans
 
 
 def _write_person(path: Path, session: AlignedSession, person: PersonExport) -> None:
     """Write ``path`` and check that it came out whole (:func:`check_complete`)."""
     import pyedflib
 
-    seconds = max(1, int(np.ceil(session.duration_s)))
-    chans = _channels(session, person, seconds)
+    record_s, chans = _channels(session, person)
     with ctrl_c_waits():  # interrupted inside, the writer's __del__ prints a traceback
         writer = pyedflib.EdfWriter(str(path), len(chans), file_type=pyedflib.FILETYPE_EDFPLUS)
     try:
@@ -140,6 +165,9 @@ def _write_person(path: Path, session: AlignedSession, person: PersonExport) -> 
                             else "", "prefilter": prefilter})
             data.append(_digital(x, lo, hi))
         writer.setSignalHeaders(headers)
+        with warnings.catch_warnings():  # its warning is for durations the rates do not fit
+            warnings.filterwarnings("ignore", "Forcing a specific record_duration")
+            writer.setDatarecordDuration(record_s)
         writer.setPatientCode(person.participant_id)
         if person.label:  # the patient subfields share 80 characters with 15 of separators,
             # sex and birth date (pyedflib warns past that)
