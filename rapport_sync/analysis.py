@@ -482,7 +482,9 @@ def analyze_file(path: str | Path, window_s: float = 60.0, n_surrogates: int = 2
 def format_summary(r: dict[str, Any]) -> str:
     """A readable summary of :func:`analyze_arrays`' result."""
     def f(x: Any, spec: str = ".2f") -> str:
-        return "n/a" if x is None else format(x, spec)
+        if x is None:  # as wide as the number would be, so the columns stay apart
+            return "n/a".rjust(int("".join(c for c in spec.split(".")[0] if c.isdigit()) or 0))
+        return format(x, spec)
     lines = [f"session {f(r['duration_s'] / 60, '.1f')} min, windows of {f(r['window_s'], '.0f')} s"]
     lines.append(f"breathing rate   A {f(r['rate_a_bpm'], '.1f')}/min   B {f(r['rate_b_bpm'], '.1f')}/min"
                  f"   (difference {f(r['rate']['diff_bpm'], '+.1f')}/min)")
@@ -498,7 +500,12 @@ def format_summary(r: dict[str, Any]) -> str:
         lines.append(f"                 {k:<15s}{f(v['z'], '6.2f')}  {f(v['effect_size'], '6.2f')}"
                      f"  {f(v['p'], '.3f')}  {v['n']}")
     verdict = "ABOVE chance" if r["significant"] else "not above chance"
-    lines.append(f"verdict          {verdict} ({r['primary_surrogate']}, alpha {r['alpha']})")
+    verdict += f" ({r['primary_surrogate']}, alpha {r['alpha']})"
+    if r["mean_windowed_plv"] is None:  # no window where both people have a phase
+        q = r["quality"]
+        verdict = (f"n/a: no stretch where both have a breathing phase (signal quality "
+                   f"A {q['a']['final']}, B {q['b']['final']})")
+    lines.append(f"verdict          {verdict}")
     e = r["live_phase_error_deg"]
     lines.append(f"live phase error A median {f(e['a']['median'], '.0f')} / p95 "
                  f"{f(e['a']['p95'], '.0f')} deg, B {f(e['b']['median'], '.0f')} / "

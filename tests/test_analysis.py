@@ -284,3 +284,52 @@ def test_a_heart_rate_only_strap_session_is_exported_reported_and_analysed(
     # live breathing from RR (0.3 PLV, the weak source; runs differed by up to 0.035)
     for key in ("plv", "mean_windowed_plv"):
         assert exported[key] == pytest.approx(r[key], abs=0.06)
+
+
+def _write(path: Path, t: np.ndarray, a: np.ndarray, b: np.ndarray) -> Path:
+    np.savetxt(path, np.column_stack([t, a, b]), delimiter=",", header="time,a_resp,b_resp",
+               comments="", fmt="%.6g")
+    return path
+
+
+def test_flat_breathing_has_no_phase_and_no_verdict(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Two flat belts read mean windowed PLV 1 with surrogates at 1 (perfect locking of
+    nothing); one flat belt read a PLV of 0.003 against its partner. Neither has a phase:
+    the statistic is n/a, not significant, and the summary says why."""
+    t = np.arange(0, 200, 0.1)
+    breathing = np.sin(2 * np.pi * 0.25 * t)
+    for a in (np.zeros_like(t), np.full_like(t, 3.5)):
+        for b in (np.zeros_like(t), breathing):
+            path = _write(tmp_path / "flat.csv", t, a, b)
+            assert main(["analyze", str(path), "--json", "--surrogates", "20"]) == 0
+            r = json.loads(capsys.readouterr().out)
+            assert r["mean_windowed_plv"] is None and r["plv"] is None
+            assert r["significant"] is False and r["leader"] == "none"
+            assert r["surrogates"]["circular_shift"]["n"] == 0
+            assert r["quality"]["a"]["final"] == "flat"
+    assert main(["analyze", str(path), "--surrogates", "20"]) == 0
+    out, err = capsys.readouterr()
+    assert "verdict          n/a: no stretch where both have a breathing phase " \
+           "(signal quality A flat, B good)" in out
+    assert "Warning" not in err
+
+
+def test_a_flat_stretch_in_both_people_is_not_locking(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    """Two independent breathers whose belts both read a constant for 150 s (straps off in
+    a break): that stretch has no phase. Both read a constant ±90° there before, which
+    locked at PLV 0.9 and made the pair significant (p 1/21)."""
+    rec = simulate_dyad(600, FS, seed=5, script=CouplingScript.constant(0.0))
+    a, b = rec.a.belt.copy(), rec.b.belt.copy()
+    off = (rec.time_s >= 250) & (rec.time_s < 400)
+    a[off], b[off] = 0.7, -0.2
+    path = _write(tmp_path / "break.csv", rec.time_s, a, b)
+    assert main(["analyze", str(path), "--json", "--surrogates", "20"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    w_t, w_plv = np.array(r["windows"]["time_s"]), r["windows"]["plv"]
+    inside = [p for tt, p in zip(w_t, w_plv) if 310 <= tt <= 400]
+    assert inside and all(p is None for p in inside)
+    assert r["significant"] is False
+    assert r["mean_windowed_plv"] < r["surrogates"]["circular_shift"]["p95"]

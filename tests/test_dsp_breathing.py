@@ -532,3 +532,24 @@ def test_a_breath_held_after_inhaling_is_one_pause(hold_s: float) -> None:
     assert pauses[0].duration_s == pytest.approx(hold_s, abs=1.0)
     exhales = [e.time_s for e in events if e.kind == EventKind.EXHALE and start < e.time_s < end + 3]
     assert exhales == [pytest.approx(end, abs=0.5)]
+
+
+def test_the_reference_has_no_phase_where_the_input_is_flat() -> None:
+    """A constant input has no breathing phase (the Hilbert transform of its band-passed
+    zeros read 0 everywhere, and two flat people PLV 1), nor has a stretch that stays
+    constant for 10 s or more (the edge of the breaths around it read a constant ±90°
+    there); a shorter constant stretch keeps its phase, and breathing without one gets
+    exactly the zero-phase band-pass + Hilbert phase."""
+    from scipy import signal as sps
+
+    for level in (0.0, 3.5, -1e6):
+        assert np.isnan(reference_phase(np.full(3000, level), FS)).all()
+    x = simulate_dyad(300, FS, seed=2, script=CouplingScript.constant(0.0)).a.belt
+    plain = np.angle(sps.hilbert(sps.sosfiltfilt(band_sos(0.05, 0.8, FS), x - x.mean())))
+    np.testing.assert_array_equal(reference_phase(x, FS), plain)
+    held = x.copy()
+    held[int(100 * FS):int(160 * FS)] = held[int(100 * FS)]
+    held[int(200 * FS):int(208 * FS)] = held[int(200 * FS)]
+    ref = reference_phase(held, FS)
+    assert np.isnan(ref[int(100 * FS):int(160 * FS)]).all()
+    assert np.isfinite(ref[:int(100 * FS)]).all() and np.isfinite(ref[int(160 * FS):]).all()

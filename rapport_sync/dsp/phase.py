@@ -19,7 +19,8 @@ samples, and a low-order Fourier correction c(φ) is fitted (with forgetting). N
 get φ + c(φ). Only data at least ``edge_s`` old is used: still causal.
 
 Offline (:func:`reference_phase`): zero-phase band-pass 0.05-0.8 Hz (2nd-order
-Butterworth, ``sosfiltfilt``) and ``scipy.signal.hilbert`` over the whole recording.
+Butterworth, ``sosfiltfilt``) and ``scipy.signal.hilbert`` over the whole recording; no
+phase where the input stays constant for :data:`FLAT_RUN_S` or longer.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from scipy import signal as sps
 from .filters import SosFilter, band_sos, sos_response, wrap
 
 __all__ = [
+    "FLAT_RUN_S",
     "REFERENCE_BAND_HZ",
     "CausalPhase",
     "PhaseFilter",
@@ -49,6 +51,7 @@ __all__ = [
 ]
 
 REFERENCE_BAND_HZ = (0.05, 0.8)
+FLAT_RUN_S = 10.0  # input constant this long has no breathing phase (an apnea is >= 10 s)
 BAND_RATIO = (2.45, 5.0)  # the live band is f0/r ... r*f0, r from narrow (noisy) to wide (clean)
 LOWPASS_RATIO = (1.5, 2.0)  # and a first-order low-pass at this multiple of the upper edge
 NOISE_BAND_HZ = (2.0, 8.0)  # where the noise a wider band would let in is measured
@@ -462,11 +465,28 @@ def causal_phase(x: np.ndarray, fs: float, f0_hz: float = 0.25) -> np.ndarray:
     return CausalPhase(fs, f0_hz).update(np.asarray(x, dtype=float))[0]
 
 
+def _flat_runs(x: np.ndarray, min_len: int) -> np.ndarray:
+    """Samples in runs of at least ``min_len`` equal values (equal to within 1e-9 of the
+    largest magnitude in ``x``, the rounding of a constant)."""
+    same = np.abs(np.diff(x)) <= 1e-9 * np.max(np.abs(x))
+    edges = np.flatnonzero(np.diff(np.r_[0, same.astype(np.int8), 0]))
+    first, last = edges[::2], edges[1::2]  # a run of equal steps: samples first ... last
+    keep = last - first + 1 >= min_len
+    count = np.zeros(len(x) + 1, dtype=np.int64)
+    np.add.at(count, first[keep], 1)
+    np.add.at(count, last[keep] + 1, -1)
+    return np.cumsum(count[:-1]) > 0
+
+
 def reference_phase(x: np.ndarray, fs: float,
                     band_hz: tuple[float, float] = REFERENCE_BAND_HZ) -> np.ndarray:
     """Offline reference phase: zero-phase band-pass + Hilbert over the whole recording.
 
     NaN samples are linearly interpolated for the filter and NaN again in the output.
+    Where the input stays constant for :data:`FLAT_RUN_S` or longer (a sensor stuck,
+    unplugged or not worn) the phase is NaN too: there is no breathing to have a phase,
+    and the Hilbert transform would give the decaying edge of the breaths around it a
+    constant ±90°, which two such stretches share (a flat pair read PLV 1).
     """
     x = np.asarray(x, dtype=float)
     ok = np.isfinite(x)
@@ -477,6 +497,7 @@ def reference_phase(x: np.ndarray, fs: float,
     filled = np.interp(idx, idx[ok], x[ok])
     sos = band_sos(band_hz[0], band_hz[1], fs)
     y = sps.sosfiltfilt(sos, filled - filled.mean())
+    ok &= ~_flat_runs(filled, round(FLAT_RUN_S * fs))
     out[ok] = np.angle(sps.hilbert(y))[ok]
     return out
 

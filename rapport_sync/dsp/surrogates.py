@@ -108,6 +108,12 @@ def iaaft(x: np.ndarray, rng: np.random.Generator, n_iter: int = 8) -> np.ndarra
     return y
 
 
+def _mean_of_valid(x: np.ndarray) -> float:
+    """Mean of the finite values; NaN (without numpy's empty-slice warning) if none."""
+    ok = np.isfinite(x)
+    return float(x[ok].mean()) if ok.any() else float("nan")
+
+
 def _summary(kind: str, observed: float, surr: np.ndarray) -> SurrogateResult:
     surr = surr[np.isfinite(surr)]
     n = int(surr.size)
@@ -148,7 +154,7 @@ def surrogate_test(phase_a: np.ndarray, phase_b: np.ndarray, signal_b: np.ndarra
         Number of IAAFT surrogates if different from ``n`` (they cost ~20x more).
     """
     rng = np.random.default_rng(seed)
-    observed = float(np.nanmean(windowed_plv(phase_a, phase_b, fs, window_s)))
+    observed = _mean_of_valid(windowed_plv(phase_a, phase_b, fs, window_s))
     min_shift = int(max(window_s, 10.0) * fs)
     counts = {k: (n_iaaft if k == "iaaft" and n_iaaft is not None else n) for k in kinds}
     total = sum(counts.values())
@@ -180,7 +186,7 @@ def surrogate_test(phase_a: np.ndarray, phase_b: np.ndarray, signal_b: np.ndarra
             else:
                 raise ValueError(f"unknown surrogate type {kind!r}; use one of {SURROGATE_TYPES}")
             pair = (sb, phase_b) if kind == "pseudo_dyad" and i % 2 else (phase_a, sb)
-            values[i] = np.nanmean(windowed_plv(*pair, fs, window_s))
+            values[i] = _mean_of_valid(windowed_plv(*pair, fs, window_s))
             done += 1
             if progress is not None and done % 25 == 0:
                 progress(done, total)
