@@ -29,6 +29,7 @@ from .dsp.resample import RR_MAX_GAP_S, interp_with_gaps
 from .dsp.surrogates import surrogate_test
 from .dsp.sync import DyadTracker, lag_peak, window_sync
 from .errors import ConfigError, SessionFileError
+from .sources.base import MAX_DURATION_S
 
 __all__ = [
     "ALPHA",
@@ -44,13 +45,16 @@ __all__ = [
 PRIMARY_SURROGATE = "circular_shift"
 ALPHA = 0.05
 WARMUP_S = 60.0  # live phase error is scored after this (the estimator's start-up)
+MAX_ROW_STEP_S = 0.5  # breathing samples further apart are a gap (_to_grid)
+MAX_GAP_S = 3600.0  # a longer pause between a CSV's rows is two recordings in one file
 
 
 def load_csv(path: str | Path) -> dict[str, np.ndarray]:
     """Columns of a CSV with a header row; needs ``time``, ``a_resp`` and ``b_resp``.
 
     Empty cells (and ``nan``, ``n/a``, ``NA``) are missing values; any other text where a
-    number belongs is an error that names its line, never a silent NaN.
+    number belongs is an error that names its line, never a silent NaN. A row of empty
+    cells is skipped; every other row needs a time (see :func:`_check_time`).
     """
     import csv
 
@@ -82,9 +86,55 @@ def load_csv(path: str | Path) -> dict[str, np.ndarray]:
             except ValueError:
                 raise ConfigError(f"{path}, line {i + 2}, column {header[j]}: "
                                   f"{cell!r} is not a number") from None
-    if not np.isfinite(data[:, header.index("time")]).any():
+    used = ~np.isnan(data).all(axis=1)
+    data, lines = data[used], np.flatnonzero(used) + 2
+    if not len(data):
         raise ConfigError(f"{path}: no data rows")
+    _check_time(path, data[:, header.index("time")], lines)
     return {name: data[:, i] for i, name in enumerate(header)}
+
+
+def _check_time(path: str | Path, t: np.ndarray, lines: np.ndarray) -> None:
+    """A CSV's times (``lines``: their line numbers) are finite seconds, increasing, at
+    most :data:`MAX_ROW_STEP_S` apart in the median (further apart nothing is joined:
+    milliseconds, most likely) and never :data:`MAX_GAP_S` apart; ConfigError otherwise."""
+    bad = np.flatnonzero(~np.isfinite(t))
+    if bad.size:
+        i = bad[0]
+        what = "no time" if np.isnan(t[i]) else f"time {t[i]} is not a finite number"
+        raise ConfigError(f"{path}, line {lines[i]}: {what}")
+    step = np.diff(t)
+    back = np.flatnonzero(step <= 0)
+    if back.size:
+        i = back[0] + 1
+        how = "repeats" if step[i - 1] == 0 else "is before"
+        raise ConfigError(f"{path}, line {lines[i]}: time {t[i]:.10g} {how} line "
+                          f"{lines[i - 1]}'s ({t[i - 1]:.10g}); rows must be in time order, "
+                          "each time once")
+    if step.size and np.median(step) > MAX_ROW_STEP_S:
+        raise ConfigError(f"{path}: rows are {np.median(step):.4g} s apart (median), and "
+                          f"breathing samples more than {MAX_ROW_STEP_S:g} s apart are gaps; "
+                          "is the time column in milliseconds? It must be in seconds")
+    far = np.flatnonzero(step > MAX_GAP_S)
+    if far.size:
+        i = far[0]
+        raise ConfigError(f"{path}, line {lines[i + 1]}: {step[i]:.6g} s after line "
+                          f"{lines[i]}, a gap of more than an hour; analyse the parts before "
+                          "and after it as separate files")
+
+
+def _analysis_grid(t: np.ndarray) -> np.ndarray:
+    """The :data:`ANALYSIS_RATE_HZ` grid from the first to the last finite time of ``t``;
+    a ConfigError if that is longer than :data:`MAX_DURATION_S` (a week)."""
+    fs = ANALYSIS_RATE_HZ
+    t = t[np.isfinite(t)]
+    if t.size < 2:
+        raise ConfigError("the time column is empty")
+    span = t.max() - t.min()
+    if span > MAX_DURATION_S:
+        raise ConfigError(f"the time column spans {span:.4g} s ({span / 86400:.3g} days), "
+                          f"more than a week ({MAX_DURATION_S:.0f} s); it must be in seconds")
+    return np.arange(t.min(), t.max() + 0.5 / fs, 1.0 / fs)
 
 
 NOT_BREATHING_RAW = ("acc", "edr", "rr")  # exported raw column is not the breathing signal
@@ -254,9 +304,7 @@ def analyze_arrays(time_s: np.ndarray, a_resp: np.ndarray, b_resp: np.ndarray, *
     """
     fs = ANALYSIS_RATE_HZ
     t = np.asarray(time_s, dtype=float)
-    if len(t) < 2 or not np.isfinite(t).any():
-        raise ConfigError("the time column is empty")
-    grid = np.arange(np.nanmin(t), np.nanmax(t) + 0.5 / fs, 1.0 / fs)
+    grid = _analysis_grid(t)
     if len(grid) < 2 * window_s * fs:
         raise ConfigError(f"recording is {grid[-1] - grid[0]:.0f} s long; need at least two "
                           f"windows ({2 * window_s:.0f} s)")
@@ -460,7 +508,7 @@ def pseudo_dyad_pool(paths: Sequence[str | Path], window_s: float = 60.0) -> lis
     for path in paths:
         d = load_dyad(path, window_s)
         t = np.asarray(d["time_s"], dtype=float)
-        grid = np.arange(np.nanmin(t), np.nanmax(t) + 0.5 / fs, 1.0 / fs)
+        grid = _analysis_grid(t)
         for p in ("a", "b"):
             kind = d.get(f"kind_{p}", "belt")
             x = _to_grid(t, np.asarray(d[f"{p}_resp"], float), grid)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -333,3 +334,62 @@ def test_a_flat_stretch_in_both_people_is_not_locking(tmp_path: Path,
     assert inside and all(p is None for p in inside)
     assert r["significant"] is False
     assert r["mean_windowed_plv"] < r["surrogates"]["circular_shift"]["p95"]
+
+
+def _rows(t: np.ndarray) -> list[str]:
+    return [f"{float(x)!r},{np.sin(0.5 * x):.4f},{np.cos(0.5 * x):.4f}" for x in t]
+
+
+_T = np.round(np.arange(0, 200, 0.1), 1)
+
+
+@pytest.mark.parametrize("rows, message", [
+    (_rows(_T[:1000]) + _rows(_T[1000:] + 1e9),
+     r"bad\.csv, line 1002: 1e\+09 s after line 1001, a gap of more than an hour"),
+    (_rows(_T[:1000]) + _rows(_T[1000:] + 3600.0),
+     r"line 1002: 3600.1 s after line 1001, a gap of more than an hour; analyse the parts"),
+    (_rows(_T[:-1]) + ["1e300,0,0"], r"line 2001: 1e\+300 s after line 2000"),
+    (_rows(_T[:-1]) + ["inf,0,0"], r"line 2001: time inf is not a finite number"),
+    (_rows(_T[:5]) + [",0.5,0.5"] + _rows(_T[5:]), r"line 7: no time"),
+    (_rows(_T * 1000), r"rows are 100 s apart \(median\).*in milliseconds\? It must be in "
+                       r"seconds"),
+    (_rows(_T[:3]) + _rows(_T[2:]), r"line 5: time 0.2 repeats line 4's \(0.2\); rows must "
+                                    r"be in time order, each time once"),
+    (_rows(_T[::-1]), r"line 3: time 199.8 is before line 2's \(199.9\)"),
+    (_rows(np.concatenate([h * 3600.0 + _T[:10] for h in range(170)])),
+     r"spans 6.084e\+05 s \(7.04 days\), more than a week \(604800 s\); it must be in "
+     r"seconds"),
+])
+def test_a_bad_time_column_is_one_line_at_once(tmp_path: Path, rows: list[str], message: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A 1e9-s gap was a MemoryError, a time of inf or 1e300 a numpy ValueError, a 1e6-s
+    gap or times in milliseconds minutes of analysis over an empty grid; rows out of order
+    or repeated were sorted or dropped without a word. Each is now one line naming the
+    line and what to do, before any grid is made."""
+    import time
+
+    path = tmp_path / "bad.csv"
+    path.write_text("time,a_resp,b_resp\n" + "\n".join(rows) + "\n")
+    start = time.monotonic()
+    assert main(["analyze", str(path), "--surrogates", "5"]) == 1
+    err = capsys.readouterr().err
+    assert time.monotonic() - start < 5.0
+    assert err.startswith("rapport-sync: error: ") and err.count("\n") == 1
+    assert re.search(message, err), err
+
+
+def test_the_grid_is_never_longer_than_a_week() -> None:
+    t = np.r_[np.arange(0, 200, 0.1), 8 * 24 * 3600.0]
+    with pytest.raises(ConfigError, match="more than a week"):
+        analyze_arrays(t, np.sin(t), np.cos(t))
+    with pytest.raises(ConfigError, match="time column is empty"):
+        analyze_arrays(np.array([np.nan, np.inf, 3.0]), np.zeros(3), np.zeros(3))
+
+
+def test_blank_rows_are_skipped_and_an_hour_long_gap_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "ok.csv"
+    rows = _rows(_T[:1000]) + ["", ",,"] + _rows(_T[1000:] + 3599.9)
+    path.write_text("time,a_resp,b_resp\n" + "\n".join(rows) + "\n")
+    cols = load_csv(path)
+    assert len(cols["time"]) == 2000 and np.isfinite(cols["time"]).all()
+    assert np.diff(cols["time"]).max() == pytest.approx(3600.0)
