@@ -47,6 +47,8 @@ ALPHA = 0.05
 WARMUP_S = 60.0  # live phase error is scored after this (the estimator's start-up)
 MAX_ROW_STEP_S = 0.5  # breathing samples further apart are a gap (_to_grid)
 MAX_GAP_S = 3600.0  # a longer pause between a CSV's rows is two recordings in one file
+MAX_VALUE = 1e12  # no reading comes near (a 32-bit count is at most 4.3e9): larger is missing
+OUTLIER_RANGES = 100.0  # breathing this many central ranges beyond them is a glitch
 
 
 def load_csv(path: str | Path) -> dict[str, np.ndarray]:
@@ -54,13 +56,14 @@ def load_csv(path: str | Path) -> dict[str, np.ndarray]:
 
     Empty cells (and ``nan``, ``n/a``, ``NA``) are missing values; any other text where a
     number belongs is an error that names its line, never a silent NaN. A row of empty
-    cells is skipped; every other row needs a time (see :func:`_check_time`).
+    cells is skipped; every other row needs a time (see :func:`_check_time`). Numbers are
+    returned as written (``inf`` too); :func:`load_dyad` decides what is a sample.
     """
     import csv
 
     missing_words = {"", "nan", "n/a", "na"}
     try:
-        with open(path, encoding="utf-8", newline="") as fh:
+        with open(path, encoding="utf-8-sig", newline="") as fh:  # Excel starts with a BOM
             rows = list(csv.reader(fh))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") \
@@ -92,6 +95,31 @@ def load_csv(path: str | Path) -> dict[str, np.ndarray]:
         raise ConfigError(f"{path}: no data rows")
     _check_time(path, data[:, header.index("time")], lines)
     return {name: data[:, i] for i, name in enumerate(header)}
+
+
+def _plausible(v: np.ndarray) -> np.ndarray:
+    """``v`` with what cannot be a reading as NaN: infinite or beyond ±:data:`MAX_VALUE`."""
+    return np.where(np.abs(v) <= MAX_VALUE, v, np.nan)  # NaN and inf fail the test
+
+
+def _breathing_samples(path: Path, name: str, v: np.ndarray) -> np.ndarray:
+    """Column ``name`` as breathing samples: :func:`_plausible`, and a glitch (more than
+    :data:`OUTLIER_RANGES` times the column's central range, 1st to 99th percentile,
+    below or above it) missing too: one 4.3e9 in a belt of a few hundred counts otherwise
+    owns the whole recording's reference phase. A ConfigError naming the column if fewer
+    than two values are left, or fewer than were impossible (a wrong column or unit)."""
+    samples = _plausible(v)
+    ok = np.isfinite(samples)
+    if ok.any():
+        lo, hi = np.percentile(samples[ok], [1, 99])
+        reach = OUTLIER_RANGES * (hi - lo)
+        samples[ok & ((samples < lo - reach) | (samples > hi + reach))] = np.nan
+    n, empty = int(np.isfinite(samples).sum()), int(np.isnan(v).sum())
+    if n < 2 or len(v) - n - empty > n:
+        raise ConfigError(f"{path}: column {name} has {n} usable values in {len(v)} rows "
+                          f"({empty} empty, {len(v) - n - empty} infinite or implausibly "
+                          f"large); it must hold person {name[0].upper()}'s breathing")
+    return samples
 
 
 def _check_time(path: str | Path, t: np.ndarray, lines: np.ndarray) -> None:
@@ -421,12 +449,13 @@ def load_dyad(path: str | Path, window_s: float = 60.0) -> dict[str, Any]:
         resp: dict[str, Any] = {}
         for p in ("a", "b"):  # see _exported_sources: not every a_resp is breathing
             axis = sources.get(p) in NOT_BREATHING_RAW
-            resp[f"{p}_resp"] = cols[f"{p}_resp_filtered" if axis else f"{p}_resp"]
+            name = f"{p}_resp_filtered" if axis else f"{p}_resp"
+            resp[f"{p}_resp"] = _breathing_samples(path, name, cols[name])
             if not axis and f"source_rate_{p}_hz" in rates:
                 resp[f"source_rate_{p}_hz"] = rates[f"source_rate_{p}_hz"]
         return {"time_s": cols["time"], **resp,
-                "a_hr": cols.get("a_hr"), "b_hr": cols.get("b_hr"),
-                "a_rr": cols.get("a_rr"), "b_rr": cols.get("b_rr")}
+                **{k: _plausible(cols[k]) if k in cols else None
+                   for k in ("a_hr", "b_hr", "a_rr", "b_rr")}}
     from .session.replay import replay_session  # lazy: sessions pull in the store
 
     return replay_arrays(replay_session(path, window_s=window_s))

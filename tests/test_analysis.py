@@ -393,3 +393,73 @@ def test_blank_rows_are_skipped_and_an_hour_long_gap_is_kept(tmp_path: Path) -> 
     cols = load_csv(path)
     assert len(cols["time"]) == 2000 and np.isfinite(cols["time"]).all()
     assert np.diff(cols["time"]).max() == pytest.approx(3600.0)
+
+
+def _analyze_quietly(path: Path, capsys: pytest.CaptureFixture[str]) -> dict:
+    """The JSON of ``analyze PATH``, with any numpy RuntimeWarning an error (that is, an
+    "internal error" and exit code 1)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert main(["analyze", str(path), "--json", "--surrogates", "20"]) == 0
+    out, err = capsys.readouterr()
+    assert "Warning" not in err
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def test_impossible_numbers_are_missing_samples(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """One cell of 1e308 made all of A's results n/a, with ~20 RuntimeWarning lines; one
+    32-bit glitch (4294967295 in a belt of a few hundred) took A's live phase error from 9
+    to 70 degrees (the glitch owned the reference phase); an inf heart rate was averaged.
+    Each is now a missing sample: the results are those of the file without it."""
+    clean = _csv(tmp_path / "clean.csv", CouplingScript.constant(0.0))
+    lines = clean.read_text().splitlines()
+    lines[0] += ",a_hr"
+    lines[1:] = [f"{row},{70 + i % 3}" for i, row in enumerate(lines[1:])]
+    clean.write_text("\n".join(lines) + "\n")
+    want = _analyze_quietly(clean, capsys)
+    for where, value in ((1, "1e308"), (1, "4294967295"), (1, "-inf"), (5, "inf")):
+        bad = list(lines)
+        for row in (1500, 3000):
+            cells = bad[row].split(",")
+            cells[where] = value
+            bad[row] = ",".join(cells)
+        path = tmp_path / "bad.csv"
+        path.write_text("\n".join(bad) + "\n")
+        got = _analyze_quietly(path, capsys)
+        for key in ("plv", "mean_windowed_plv", "rate_a_bpm"):
+            assert got[key] == pytest.approx(want[key], abs=0.01), (value, key)
+        assert got["live_phase_error_deg"]["a"]["median"] == pytest.approx(
+            want["live_phase_error_deg"]["a"]["median"], abs=1.0), value
+        assert got["heart"]["hr_a_bpm"] == pytest.approx(want["heart"]["hr_a_bpm"], abs=0.01)
+
+
+@pytest.mark.parametrize("a_resp, message", [
+    ("", r"column a_resp has 0 usable values in 2000 rows \(2000 empty, 0 infinite or "
+         r"implausibly large\); it must hold person A's breathing"),
+    ("1e300", r"column a_resp has 0 usable values in 2000 rows \(0 empty, 2000 infinite"),
+    ("inf", r"column a_resp has 0 usable values"),
+])
+def test_a_breathing_column_without_samples_is_refused(tmp_path: Path, a_resp: str,
+                                                       message: str,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    """An empty a_resp column was analysed into all n/a (a session without A's breathing
+    is an error); now it is one line naming the column, as is one of impossible numbers."""
+    path = tmp_path / "a.csv"
+    path.write_text("time,a_resp,b_resp\n" + "".join(
+        f"{i / 10},{a_resp},{np.sin(i / 10):.4f}\n" for i in range(2000)))
+    assert main(["analyze", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and re.search(message, err), err
+
+
+def test_a_csv_from_excel_starts_with_a_byte_order_mark(tmp_path: Path) -> None:
+    """Excel's "CSV UTF-8" begins with U+FEFF, which made the first column "\\ufefftime"
+    and the file "missing column(s) time"."""
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbftime,a_resp,b_resp\r\n0,1,2\r\n0.04,1.5,2\r\n")
+    cols = load_csv(path)
+    assert list(cols) == ["time", "a_resp", "b_resp"] and cols["a_resp"][1] == 1.5
