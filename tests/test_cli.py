@@ -419,6 +419,20 @@ def test_a_session_that_never_started_is_one_line_in_every_offline_command(tmp_p
     assert sq.connect(path).execute("SELECT COUNT(*) FROM chunks").fetchone()[0] == 0
 
 
+def test_a_directory_is_said_to_be_one_in_every_offline_command(tmp_path):
+    """``analyze /tmp`` said "no such session file" of a folder that plainly exists."""
+    folder = tmp_path / "sessions"
+    folder.mkdir()
+    for args in (["info", str(folder)], ["analyze", str(folder)],
+                 ["export", str(folder), "--format", "csv", "--out", str(tmp_path / "x")],
+                 ["report", str(folder), "--out", str(tmp_path / "r.html")]):
+        out = cli(*args)
+        assert out.returncode == 1, args
+        assert out.stderr == f"rapport-sync: error: {folder} is a directory, not a session " \
+                             "file\n", out.stderr
+    assert not (tmp_path / "x").exists() and not (tmp_path / "r.html").exists()
+
+
 @pytest.mark.parametrize(("preset", "expected"), [(None, "1"), ("3", "3")])
 def test_the_package_keeps_blas_to_one_thread_unless_told(preset, expected):
     """Importing the package first sets numpy's BLAS to one thread (its threads would spin

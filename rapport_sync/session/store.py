@@ -293,6 +293,8 @@ class SessionReader:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise SessionFileError(f"{self.path} is a directory, not a session file")
         if not self.path.is_file():
             raise SessionFileError(f"{self.path}: no such session file")
         if self.path.stat().st_size == 0:
