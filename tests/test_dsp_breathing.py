@@ -495,11 +495,11 @@ def test_a_bump_at_the_end_of_exhalation_is_not_a_breath() -> None:
 def test_onsets_alternate_on_the_real_belt() -> None:
     """The shared real recording (slow, irregular, with small bumps) once gave six pairs
     of same-kind onsets back to back."""
-    from pathlib import Path
+    from conftest import data_dir
 
-    path = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real_belt_64hz.csv"
+    path = data_dir() / "real_belt_64hz.csv"
     if not path.exists():
-        pytest.skip("real belt data not found")
+        pytest.skip(f"real belt data not found in {data_dir()} (set RAPPORT_SYNC_DATA)")
     d = np.loadtxt(path, delimiter=",", skiprows=1)
     grid = np.arange(0.0, d[-1, 0], 1 / FS)
     _, events, _ = track_breathing(np.interp(grid, d[:, 0], d[:, 1]), FS,
