@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.interpolate import CubicSpline
+from scipy.interpolate import make_interp_spline
 
 from .filters import band_sos, median_of, zero_phase
 
@@ -86,7 +86,7 @@ def rsa_amplitude_ms(time_s: np.ndarray, rr_s: np.ndarray,
     if len(t) < 8 or t[-1] - t[0] < shortest:
         return float("nan")
     grid = np.arange(t[0], t[-1], 1.0 / resample_hz)
-    y = CubicSpline(t, rr)(grid)
+    y = make_interp_spline(t, rr, k=3)(grid)  # the not-a-knot cubic spline
     sos = band_sos(band_hz[0], band_hz[1], resample_hz)
     yb = zero_phase(sos, y - y.mean())
     return float(2.0 * np.sqrt(2.0) * yb.std() * 1000.0)
