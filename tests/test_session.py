@@ -61,3 +61,14 @@ def test_independent_breathing_stays_near_chance(tmp_path):
     snap = session.snapshot()
     assert snap.people["a"].breath.rate_bpm == pytest.approx(15.0, abs=2.0)
     assert snap.people["b"].breath.rate_bpm == pytest.approx(12.5, abs=2.0)
+
+
+@pytest.mark.parametrize("seconds,text", [(239.97, "04:00.0"), (59.94, "00:59.9"),
+                                          (3599.96, "1:00:00.0"), (-0.25, "-00:00.2"),
+                                          (61.05, "01:01.0")])
+def test_info_times_round_before_they_split(seconds: float, text: str) -> None:
+    """`info` printed 239.97 s as 03:60.0: the seconds were rounded after the minutes
+    were taken off."""
+    from rapport_sync.session.info import _clock
+
+    assert _clock(seconds) == text

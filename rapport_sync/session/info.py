@@ -15,10 +15,12 @@ REPORTED_AGAIN_S = 10.0  # a data gap this soon after a reconnection is the link
 
 
 def _clock(seconds: float) -> str:
+    """``mm:ss.s`` (``h:mm:ss.s`` past an hour), rounded to the tenth before it is split
+    (239.97 s is 04:00.0, not 03:60.0)."""
     sign = "-" if seconds < 0 else ""
-    seconds = abs(seconds)
-    m, s = divmod(seconds, 60)
-    h, m = divmod(int(m), 60)
+    m, tenths = divmod(round(abs(seconds) * 10), 600)
+    h, m = divmod(m, 60)
+    s = tenths / 10
     return f"{sign}{h}:{m:02d}:{s:04.1f}" if h else f"{sign}{m:02d}:{s:04.1f}"
 
 
