@@ -71,8 +71,13 @@ def load_csv(path: str | Path) -> dict[str, np.ndarray]:
     header = [h.strip() for h in rows[0]] if rows else []
     missing = {"time", "a_resp", "b_resp"} - set(header)
     if missing:
+        hint = ("; the values are separated by ';': save the file with commas"
+                if len(header) == 1 and ";" in header[0] else "")
         raise ConfigError(f"{path}: missing column(s) {', '.join(sorted(missing))} "
-                          "(need time, a_resp, b_resp)")
+                          f"(need time, a_resp, b_resp){hint}")
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise ConfigError(f"{path}: column(s) {', '.join(twice)} appear more than once")
     data = np.full((len(rows) - 1, len(header)), np.nan)
     for i, row in enumerate(rows[1:]):
         if not row:

@@ -58,10 +58,13 @@ def test_cli_summary_and_one_line_errors(tmp_path: Path,
     out = capsys.readouterr().out
     assert "circular_shift" in out and "breathing rate" in out
     bad = tmp_path / "bad.csv"
-    bad.write_text("time,a_resp\n0,1\n")
-    assert main(["analyze", str(bad)]) == 1
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "b_resp" in err
+    for text, said in (("time,a_resp\n0,1\n", "b_resp"),
+                       ("time;a_resp;b_resp\n0;1;2\n", "separated by ';'"),
+                       ("time,a_resp,b_resp,a_resp\n0,1,2,3\n", "a_resp appear more than once")):
+        bad.write_text(text)
+        assert main(["analyze", str(bad)]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and said in err, err
 
 
 def test_an_exported_csv_brings_its_devices_rates(tmp_path: Path) -> None:
