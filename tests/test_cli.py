@@ -420,7 +420,8 @@ def test_a_session_that_never_started_is_one_line_in_every_offline_command(tmp_p
 
 
 def test_a_directory_is_said_to_be_one_in_every_offline_command(tmp_path):
-    """``analyze /tmp`` said "no such session file" of a folder that plainly exists."""
+    """``analyze /tmp`` said "no such session file" of a folder that plainly exists; so
+    did ``record --a replay:/tmp``."""
     folder = tmp_path / "sessions"
     folder.mkdir()
     for args in (["info", str(folder)], ["analyze", str(folder)],
@@ -431,6 +432,11 @@ def test_a_directory_is_said_to_be_one_in_every_offline_command(tmp_path):
         assert out.stderr == f"rapport-sync: error: {folder} is a directory, not a session " \
                              "file\n", out.stderr
     assert not (tmp_path / "x").exists() and not (tmp_path / "r.html").exists()
+    out = cli("record", "--a", f"replay:{folder}", "--b", "sim", "--headless",
+              "--duration", "5", "--out", str(tmp_path / "s.rapport"))
+    assert out.returncode == 1 and not (tmp_path / "s.rapport").exists()
+    assert out.stderr == f"rapport-sync: error: {folder} is a directory, not a session " \
+                         "file to replay\n", out.stderr
 
 
 @pytest.mark.parametrize(("preset", "expected"), [(None, "1"), ("3", "3")])

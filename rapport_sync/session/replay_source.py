@@ -88,6 +88,8 @@ def _stored_people(info: DeviceInfo, wanted: Mapping[str, str]) -> set[str]:
 def open_replay(target: str, persons: Mapping[str | None, str], clock: Clock) -> ReplaySource:
     """Backend ``replay``: ``replay:FILE#a`` (the stored person; default: the same side)."""
     path = Path(target).expanduser()
+    if path.is_dir():
+        raise SessionFileError(f"{path} is a directory, not a session file to replay")
     if not path.is_file():
         raise SessionFileError(f"{path}: no such session file to replay")
     wanted: dict[str, str] = {}
