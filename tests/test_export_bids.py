@@ -107,6 +107,16 @@ def test_only_pseudonyms_unless_labels_are_asked_for(bids, gapped_session, tmp_p
     assert "Ann Example" in (labelled / "participants.tsv").read_text()
 
 
+def test_labels_with_accents_make_readable_ids() -> None:
+    """BIDS ids allow letters and digits only: "Zoë Müller" was "sub-ZoMller"."""
+    from rapport_sync.export.aligned import person_ids
+
+    ids = person_ids({"a": {"label": "Zoë Müller"}, "b": {"label": "Łukasz Weiß"}}, True)
+    assert ids == {"a": "sub-ZoeMuller", "b": "sub-LukaszWeiss"}
+    assert person_ids({"a": {"label": "李雷"}, "b": {"label": "Ben"}}, True) == {
+        "a": "sub-01", "b": "sub-02"}  # nothing left of one label: the pseudonyms
+
+
 def test_synchrony_derivative_has_one_row_per_window(bids, gapped_session):
     rows = (bids / "derivatives/rapport_sync/dyad_task-rapport_synchrony.tsv").read_text()
     lines = rows.splitlines()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,7 @@ __all__ = [
     "AlignedSession",
     "PersonExport",
     "find_gaps",
+    "latin_letters",
     "load_aligned",
     "person_ids",
 ]
@@ -93,12 +95,27 @@ class AlignedSession:
     replay: ReplayResult
 
 
+# Latin letters that Unicode does not decompose into a base letter and a mark
+_LETTERS = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o",
+                          "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ð": "d",
+                          "Ð": "D", "þ": "th", "Þ": "Th", "ı": "i"})
+
+
+def latin_letters(text: str) -> str:
+    """``text`` with accents dropped (NFKD, then the combining marks: "Zoë" -> "Zoe") and a
+    few Latin letters spelled out ("ß" -> "ss"); other characters stay as they are."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text.translate(_LETTERS))
+                   if not unicodedata.combining(c))
+
+
 def person_ids(participants: dict[str, dict[str, str]], with_labels: bool) -> dict[str, str]:
-    """``{"a": "sub-01", "b": "sub-02"}``; with labels, BIDS-safe labels (``sub-Ann``)."""
+    """``{"a": "sub-01", "b": "sub-02"}``; with labels, BIDS-safe labels (``sub-Ann``,
+    ``sub-ZoeMuller`` for "Zoë Müller": letters and digits only, accents dropped)."""
     ids = {p: participants.get(p, {}).get("id") or f"sub-{i:02d}"
            for i, p in enumerate(("a", "b"), start=1)}
     if with_labels:
-        safe = {p: re.sub(r"[^A-Za-z0-9]", "", participants.get(p, {}).get("label", ""))
+        safe = {p: re.sub(r"[^A-Za-z0-9]", "",
+                          latin_letters(participants.get(p, {}).get("label", "")))
                 for p in ids}
         if all(safe.values()) and len(set(safe.values())) == len(safe):
             ids = {p: f"sub-{s}" for p, s in safe.items()}

@@ -26,14 +26,13 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import os
-import unicodedata
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ..dsp.resample import gap_step_s, interp_with_gaps
-from .aligned import AlignedSession, PersonExport
+from .aligned import AlignedSession, PersonExport, latin_letters
 from .staging import StagedFiles, ctrl_c_waits
 
 __all__ = ["GAP_FILL_DIGITAL", "check_complete", "edf_header_text", "record_duration_s",
@@ -44,12 +43,6 @@ _DIGITAL = (-32768, 32767)
 MAX_RECORD_S = 60  # the longest data record pyedflib writes
 
 
-# Latin letters that Unicode does not decompose into a base letter and a mark
-_LETTERS = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o",
-                          "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ð": "d",
-                          "Ð": "D", "þ": "th", "Þ": "Th", "ı": "i"})
-
-
 def edf_header_text(text: str, max_len: int = 80) -> str:
     """``text`` as an EDF+ header subfield: printable ASCII, no spaces, at most ``max_len``.
 
@@ -58,9 +51,7 @@ def edf_header_text(text: str, max_len: int = 80) -> str:
     subfields with spaces) and any other character "_". Text with no letter or digit
     left is "X", EDF+'s "unknown".
     """
-    plain = "".join(c for c in unicodedata.normalize("NFKD", text.translate(_LETTERS))
-                    if not unicodedata.combining(c))
-    ascii_text = "".join(c if 32 < ord(c) < 127 else "_" for c in plain)[:max_len]
+    ascii_text = "".join(c if 32 < ord(c) < 127 else "_" for c in latin_letters(text))[:max_len]
     return ascii_text if any(c.isalnum() for c in ascii_text) else "X"
 
 
