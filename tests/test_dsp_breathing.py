@@ -553,3 +553,23 @@ def test_the_reference_has_no_phase_where_the_input_is_flat() -> None:
     ref = reference_phase(held, FS)
     assert np.isnan(ref[int(100 * FS):int(160 * FS)]).all()
     assert np.isfinite(ref[:int(100 * FS)]).all() and np.isfinite(ref[int(160 * FS):]).all()
+
+
+def test_a_bump_during_a_breath_hold_does_not_end_the_pause() -> None:
+    """Thirty 4-s breaths, 20 s without breathing with a 0.5-s bump of 40 % of a depth in
+    its middle (a swallow, a heartbeat on the belt), twenty more breaths: one pause of the
+    whole hold and one inhalation where breathing resumes (the bump split the rest in two
+    halves too short to be a pause, and no pause was reported)."""
+    from rapport_sync.dsp.simulate import breath_shape
+
+    u = np.arange(int(4.0 * FS)) / (4.0 * FS)
+    breath = breath_shape(u, 0.4)
+    t = np.arange(int(20 * FS)) / FS
+    hold = 0.4 * np.exp(-0.5 * ((t - 10.0) / 0.25) ** 2)
+    x = np.concatenate([breath] * 30 + [hold] + [breath] * 20)
+    x = x + np.random.default_rng(0).normal(0, 0.01, x.size)
+    _, events, _ = track_breathing(x, FS)
+    pauses = [e for e in events if e.kind == EventKind.PAUSE]
+    assert len(pauses) == 1 and pauses[0].duration_s == pytest.approx(20.0, abs=1.5)
+    inhales = [e.time_s for e in events if e.kind == EventKind.INHALE and 118 < e.time_s < 142]
+    assert inhales == [pytest.approx(140.0, abs=0.5)]

@@ -16,6 +16,7 @@ ends it.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 from collections import deque
@@ -173,9 +174,11 @@ class BreathEventDetector:
         replaces it: onsets alternate, and an inhalation starts at the last trough before
         the rise that follows (not at a trough before a bump in the pause)."""
         pending = self._pending
-        if self._replacing:  # the far side of a wiggle: the swing after it starts here
-            self._replacing = False
-            self._pending = ext
+        if self._replacing:  # the far side of a wiggle: the swing after it starts here,
+            self._replacing = False  # and a rest begun before the wiggle goes on through it
+            rest_from = pending.plateau_from if pending and pending.plateau_from >= 0 else (
+                ext.plateau_from)
+            self._pending = dataclasses.replace(ext, plateau_from=rest_from)
         elif pending is None:
             self._pending = ext
         elif self._is_half_breath(pending, ext):
