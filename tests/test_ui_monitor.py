@@ -173,3 +173,24 @@ def test_run_monitor_from_the_command_line(tmp_path, capsys):
     assert f"session saved to {out}" in text and "Ann:" in text
     with SessionReader(out) as reader:
         assert reader.ended_cleanly
+
+
+def test_marker_labels_with_braces_are_shown_as_typed_and_the_monitor_keeps_drawing(
+        qtbot, tmp_path):
+    # a marker label went to the line label as a format string: "step {1} of 3" raised
+    # in every frame (nothing after the markers was drawn, a --duration never ended) and
+    # "{value}" showed the line's position instead of the text typed
+    window = make_window(qtbot, tmp_path)
+    window.start_recording()
+    qtbot.wait(200)
+    typed = ["step {1} of 3", "{value}", "a { b"]
+    for text in typed:
+        window.add_marker(text)
+    qtbot.waitUntil(lambda: len(window.traces.markers.lines) == 3, timeout=5_000)
+    clock = window.clock.text()
+    qtbot.waitUntil(lambda: window.clock.text() != clock, timeout=5_000)  # still drawing
+    shown = [line.label.toPlainText() for _, line in window.traces.markers.lines]
+    assert shown == typed
+    window.stop_recording()
+    with SessionReader(tmp_path / "s.rapport") as reader:
+        assert [m.label for m in reader.markers()] == typed

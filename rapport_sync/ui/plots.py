@@ -348,7 +348,10 @@ class MarkerLines:
         """Add lines for markers not drawn yet (markers only ever get added)."""
         pen = pg.mkPen(theme.MARKER_COLOUR, width=1, style=QtCore.Qt.PenStyle.DashLine)
         for t_s, label in markers[len(self.lines):]:
-            text = (label or "marker") if self.labels else None
+            # the line label is a format string (of the line's value): braces typed in a
+            # marker label are doubled so that they show as typed
+            text = ((label or "marker").replace("{", "{{").replace("}", "}}")
+                    if self.labels else None)
             line = pg.InfiniteLine(pos=0.0, angle=90, pen=pen, label=text,
                                    labelOpts={"position": 0.93, "color": theme.MARKER_COLOUR,
                                               "fill": (255, 255, 255, 200), "anchors":
