@@ -194,3 +194,22 @@ def test_marker_labels_with_braces_are_shown_as_typed_and_the_monitor_keeps_draw
     window.stop_recording()
     with SessionReader(tmp_path / "s.rapport") as reader:
         assert [m.label for m in reader.markers()] == typed
+
+
+def test_who_leads_plot_shows_the_newest_windows_up_to_now(qtbot, tmp_path):
+    # the lag plot (narrower, beside the lag profile) was x-linked to the synchrony plot,
+    # which maps the range pixel by pixel: it showed -5:00 to about -1:20, so the newest
+    # windows, the ones the verdict speaks about, were off its right edge
+    window = make_window(qtbot, tmp_path)
+    window.set_expert(True)
+    window.start_recording()
+    qtbot.waitUntil(lambda: window.last is not None and len(window.last.sync_history) >= 5,
+                    timeout=20_000)
+    window.stop_recording()
+    (x0, x1), _ = window.lag.getPlotItem().viewRange()
+    assert (x0, x1) == pytest.approx((-window.lag.span_s, 0.0), abs=1.0)
+    newest = window.last.sync_history[-1]
+    xs = np.concatenate([window.lag.locked.getData()[0], window.lag.unlocked.getData()[0]])
+    assert 0 < xs.size <= len(window.last.sync_history)
+    assert x0 <= xs.max() <= x1
+    assert xs.max() == pytest.approx(newest.time_s - window.last.elapsed_s, abs=2.0)

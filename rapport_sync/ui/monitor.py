@@ -110,7 +110,9 @@ class MonitorWindow(QtWidgets.QMainWindow):
         plots.addLayout(lag_row, 2)
         self.raw.setXLink(self.traces)
         self.heart.setXLink(self.traces)
-        self.lag.setXLink(self.meter)
+        # the lag plot is narrower than the synchrony plot (the lag profile sits beside
+        # it): x-linked, it would show the synchrony plot's range pixel for pixel, which
+        # leaves the newest windows off its right edge; each keeps its own -span..now
         body.addLayout(plots, 1)
 
         side = QtWidgets.QVBoxLayout()
