@@ -213,3 +213,41 @@ def test_who_leads_plot_shows_the_newest_windows_up_to_now(qtbot, tmp_path):
     assert 0 < xs.size <= len(window.last.sync_history)
     assert x0 <= xs.max() <= x1
     assert xs.max() == pytest.approx(newest.time_s - window.last.elapsed_s, abs=2.0)
+
+
+def test_synchrony_plot_draws_no_locking_where_the_verdict_gives_none(qtbot):
+    # after a strap came back, windows with a third of clean signal were drawn as a dip of
+    # the locking line to 0.05 (low synchrony) while the headline said "not enough clean
+    # signal"; a window without its chance level was drawn without the band
+    import dataclasses
+
+    from rapport_sync.dsp.sync import window_sync
+    from rapport_sync.ui.plots import LagPlot, SyncMeterPlot
+    from rapport_sync.ui.readout import MIN_VALID_FRACTION, SyncLevel, describe_sync
+
+    fs = 5.0
+    t = np.arange(0, 60, 1 / fs)
+    pa = 2 * np.pi * 0.25 * t
+    pb = pa - 2 * np.pi * 0.25 * 1.2  # B follows A by 1.2 s: locked above chance
+    wrap = lambda p: np.angle(np.exp(1j * p))
+    base = window_sync(wrap(pa), wrap(pb), np.cos(pa), np.cos(pb), fs, time_s=60.0)
+    history = [dataclasses.replace(base, time_s=60.0 + i,
+                                   valid_fraction=0.3 if 3 <= i < 6 else 0.9)
+               for i in range(10)]
+    history[8] = dataclasses.replace(history[8], lag_plv=np.nan, chance_plv95=np.nan)
+    meter, lag = SyncMeterPlot(), LagPlot()
+    for w in (meter, lag):
+        qtbot.addWidget(w)
+    meter.update_history(history)
+    lag.update_history(history)
+    _, y = meter.plv.getData()
+    _, align = meter.alignment.getData()
+    for i, s in enumerate(history):
+        level = describe_sync(s, 60.0).level
+        drawn = bool(np.isfinite(y[i]))
+        assert drawn == (level not in (SyncLevel.WAITING, SyncLevel.UNCLEAR)), i
+        assert drawn == bool(np.isfinite(align[i]))
+        assert drawn == (s.valid_fraction >= MIN_VALID_FRACTION and i != 8)
+    assert np.isfinite(y).sum() == 6
+    # the lag plot fills a point (locked above chance) only where a verdict is given
+    assert len(lag.locked.getData()[0]) == 6

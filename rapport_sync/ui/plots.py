@@ -16,7 +16,7 @@ import pyqtgraph as pg
 from pyqtgraph.Qt import QtCore, QtWidgets
 
 from . import theme
-from .readout import above_chance, locking
+from .readout import above_chance, judged, locking
 
 __all__ = [
     "AgoAxis",
@@ -257,6 +257,10 @@ class SyncMeterPlot(_ScrollingPlot):
         align = np.fromiter((s.alignment for s in history), float, len(history))
         known = np.isfinite(chance)  # the band is drawn where the chance level is known
         self.chance.setData(t[known], chance[known])
+        # locking is drawn only where the verdict judges it: a window with too little clean
+        # signal (a strap off, warming up) or no chance level breaks the line
+        unjudged = ~np.array([judged(s) for s in history], bool)
+        plv[unjudged] = align[unjudged] = np.nan
         self.plv.setData(t, plv)
         self.alignment.setData(t, align)
 
@@ -278,7 +282,7 @@ class LagPlot(_ScrollingPlot):
     def update_history(self, history: Sequence[Any]) -> None:
         t = np.fromiter((s.time_s for s in history), float, len(history))
         lag = np.fromiter((s.lag_s for s in history), float, len(history))
-        ok = np.array([above_chance(s) for s in history], bool) & np.isfinite(lag)
+        ok = np.array([judged(s) and above_chance(s) for s in history], bool) & np.isfinite(lag)
         self._points = (t, lag, ok)
         self.shift_items(self._shift)
 

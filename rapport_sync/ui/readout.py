@@ -28,6 +28,7 @@ __all__ = [
     "describe_sync",
     "format_clock",
     "heart_text",
+    "judged",
     "latest_phase",
     "leader_text",
     "link_text",
@@ -106,6 +107,12 @@ def describe_sync(sync: Any | None, window_s: float) -> SyncReadout:
                            f"One inhales while the other exhales ({chance}).")
     return SyncReadout(SyncLevel.DELAYED, "Locked with a delay",
                        f"Same rhythm, shifted in time ({chance}).")
+
+
+def judged(sync: Any | None) -> bool:
+    """A verdict is given on this window: enough clean signal, locking and its chance
+    level known (the headline is neither *waiting* nor *not enough clean signal*)."""
+    return describe_sync(sync, 0.0).level not in (SyncLevel.WAITING, SyncLevel.UNCLEAR)
 
 
 def _lag_at_half_breath(sync: Any) -> bool:
