@@ -251,3 +251,25 @@ def test_synchrony_plot_draws_no_locking_where_the_verdict_gives_none(qtbot):
     assert np.isfinite(y).sum() == 6
     # the lag plot fills a point (locked above chance) only where a verdict is given
     assert len(lag.locked.getData()[0]) == 6
+
+
+@pytest.mark.parametrize("leader", ["No leader: not enough clean signal",
+                                    "No leader: half a breath apart",
+                                    "Alexandra-Marie leads by 1.2 s"])
+def test_the_whole_leader_line_is_shown(qtbot, tmp_path, leader):
+    # the leader line did not wrap: in the 370 px side panel "No leader: not enough clean
+    # signal" needed 335 px of 326 and was shown as "...clean signa"
+    from rapport_sync.ui.readout import SyncLevel, SyncReadout
+
+    window = make_window(qtbot, tmp_path)
+    window.verdict.show_readout(SyncReadout(SyncLevel.UNCLEAR, "Not enough clean signal",
+                                            "Only 36% of the last window is usable; check "
+                                            "the straps."), leader)
+    qtbot.wait(50)  # the layout settles
+    label = window.verdict.leader
+    room = label.contentsRect()
+    flags = QtCore.Qt.TextFlag.TextWordWrap if label.wordWrap() else 0
+    needed = label.fontMetrics().boundingRect(
+        QtCore.QRect(0, 0, room.width(), 10_000), int(flags), label.text())
+    assert label.text() == leader
+    assert needed.width() <= room.width() and needed.height() <= room.height()

@@ -62,6 +62,7 @@ class VerdictPanel(QtWidgets.QFrame):
         self.detail = TextLabel("", 10)
         self.detail.setWordWrap(True)
         self.leader = TextLabel("", 13, bold=True)
+        self.leader.setWordWrap(True)  # "No leader: not enough clean signal" is wider
         for w in (self.headline, self.detail, self.leader):
             layout.addWidget(w)
 
