@@ -273,3 +273,23 @@ def test_the_whole_leader_line_is_shown(qtbot, tmp_path, leader):
         QtCore.QRect(0, 0, room.width(), 10_000), int(flags), label.text())
     assert label.text() == leader
     assert needed.width() <= room.width() and needed.height() <= room.height()
+
+
+def test_synchrony_plot_says_when_its_first_value_comes(qtbot, tmp_path):
+    # the empty plot promised a first value "once half a window is recorded"; it comes
+    # once a whole window has been seen (as the headline says), twice as late
+    theme.configure_pyqtgraph()
+    spec = SourceSpec.parse("sim:seed=1,script=together")
+    session = LiveSession({"a": spec, "b": spec}, tmp_path / "s.rapport",
+                          {"a": "Alex", "b": "Sam"}, clock=MonotonicClock(SPEED), window_s=20.0)
+    window = MonitorWindow(session, title="test")
+    qtbot.addWidget(window, before_close_func=lambda w: setattr(w, "ask_before_closing", False))
+    window.show()
+    window.start_recording()
+    qtbot.waitUntil(lambda: window.last is not None, timeout=5_000)
+    waiting = window.meter.waiting
+    assert waiting.isVisible() and "20 s of both people's breathing" in waiting.toPlainText()
+    qtbot.waitUntil(lambda: bool(window.last.sync_history), timeout=20_000)
+    assert not waiting.isVisible()
+    assert window.last.sync_history[0].time_s >= 20.0 - 0.5
+    window.stop_recording()

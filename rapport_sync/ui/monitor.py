@@ -97,7 +97,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.traces = TracePlot(self._labels)
         self.raw = RawPlot()
         self.heart = HeartPlot()
-        self.meter = SyncMeterPlot()
+        self.meter = SyncMeterPlot(self.session.window_s)
         self.lag = LagPlot()
         plots.addWidget(self.traces, 4)
         plots.addWidget(self.raw, 2)

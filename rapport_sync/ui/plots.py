@@ -216,7 +216,7 @@ class HeartPlot(_ScrollingPlot):
 class SyncMeterPlot(_ScrollingPlot):
     """Locking (PLV) over time over the shaded chance band; alignment in the expert view."""
 
-    def __init__(self) -> None:
+    def __init__(self, window_s: float = 60.0) -> None:
         super().__init__("", "locking")
         self.chance = self.item.plot(pen=pg.mkPen(theme.CHANCE_EDGE, width=1,
                                                    style=QtCore.Qt.PenStyle.DashLine),
@@ -224,7 +224,8 @@ class SyncMeterPlot(_ScrollingPlot):
         self.plv = self.item.plot(pen=pg.mkPen(theme.SYNC_COLOUR, width=3), connect="finite")
         self.alignment = self.item.plot(pen=pg.mkPen(theme.ALIGN_COLOUR, width=1.5),
                                         connect="finite")
-        self.waiting = pg.TextItem("the first value appears once half a window is recorded",
+        self.waiting = pg.TextItem(f"the first value appears once {window_s:.0f} s of both "
+                                   "people's breathing is recorded",
                                    color=theme.IDLE, anchor=(0, 0.5))
         self.item.addItem(self.waiting)
         self.moving = [self.chance, self.plv, self.alignment]
