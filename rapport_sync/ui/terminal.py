@@ -10,6 +10,7 @@ import math
 import os
 import signal
 import sys
+import textwrap
 import time
 from typing import TextIO
 
@@ -17,7 +18,8 @@ from ..session.live import LiveSession, SessionSnapshot
 from .readout import (above_chance, describe_sync, format_clock, leader_text, link_text,
                       locking, quality_text)
 
-__all__ = ["display_available", "run_terminal_view", "format_status", "format_summary"]
+__all__ = ["display_available", "fit_to_width", "format_status", "format_summary",
+           "run_terminal_view"]
 
 
 def display_available() -> bool:
@@ -172,7 +174,7 @@ def _show(session: LiveSession, out: TextIO, duration_s: float | None, title: st
                 publisher.update(snap)
             done = session.due(duration_s, snap.elapsed_s)
             if tty:
-                lines = format_status(snap, duration_s, title)
+                lines = fit_to_width(format_status(snap, duration_s, title), _columns(out))
                 out.write(("\x1b[F\x1b[K" * drawn) + "\n".join(lines) + "\n")
                 drawn = len(lines)
                 out.flush()
@@ -191,6 +193,30 @@ def _show(session: LiveSession, out: TextIO, duration_s: float | None, title: st
     finally:
         if publisher is not None:
             publisher.close()
+
+
+def fit_to_width(lines: list[str], columns: int) -> list[str]:
+    """``lines`` wrapped to rows of at most ``columns`` characters (continuations indented).
+
+    The live block is redrawn by moving the cursor up one row per line drawn; a line the
+    terminal wraps by itself takes more rows than that and leaves old copies behind.
+    """
+    width = max(20, columns - 1)  # a character in the last column wraps on some terminals
+    rows: list[str] = []
+    for line in lines:
+        if len(line) <= width:
+            rows.append(line)
+        else:
+            rows += textwrap.wrap(line, width, subsequent_indent="    ")
+    return rows
+
+
+def _columns(out: TextIO) -> int:
+    """The width of the terminal ``out`` writes to (80 when it cannot be told)."""
+    try:
+        return os.get_terminal_size(out.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return 80
 
 
 def _main_thread() -> bool:
