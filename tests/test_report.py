@@ -104,3 +104,26 @@ def test_a_full_disk_leaves_no_report(gapped_session, tmp_path):
                           "large (the disk's or the process's file-size limit) while writing "
                           f"{out}; nothing was written\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_means_count_only_windows_with_a_verdict(gapped_session, report):
+    """Windows with under half of their signal clean get no verdict on the monitor; the
+    report's means left them in (a strap outage's near-zero locking pulled the mean
+    down). Half the session's windows made unclean and zero-locking: the means are those
+    of the other half, and the summary table says how many windows were judged."""
+    import dataclasses
+
+    import numpy as np
+
+    from rapport_sync.dsp.sync import judged
+    from rapport_sync.export.report import _window_stats
+
+    history = load_aligned(gapped_session.path).sync_history
+    half = len(history) // 2
+    spoiled = [dataclasses.replace(s, valid_fraction=0.3, plv=0.0, lag_plv=0.0)
+               for s in history[:half]] + list(history[half:])
+    kept = [s for s in history[half:] if judged(s)]
+    stats = _window_stats(spoiled)
+    assert stats["judged"] == len(kept) and stats["windows"] == len(history)
+    assert stats["plv"] == pytest.approx(np.mean([s.plv for s in kept]))
+    assert re.search(r"windows with a verdict[^<]*</td><td>\d+ of \d+", report)

@@ -35,10 +35,11 @@ import numpy as np
 from .chance_band import lag_count, rayleigh_p95, surrogate_p95
 from .filters import Ring, wrap
 
-__all__ = ["DyadTracker", "SyncState", "above_chance", "lag_peak", "shown_locking", "sync_series",
-           "window_sync"]
+__all__ = ["MIN_VALID_FRACTION", "DyadTracker", "SyncState", "above_chance", "judged",
+           "lag_peak", "shown_locking", "sync_series", "window_sync"]
 
 NAN = float("nan")
+MIN_VALID_FRACTION = 0.5  # below this share of clean samples in a window, no verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,19 @@ def above_chance(state: SyncState) -> bool:
     """Locking above its chance level; False while the chance level is not known."""
     value, chance = shown_locking(state)
     return math.isfinite(value) and math.isfinite(chance) and value > chance
+
+
+def judged(state: SyncState | None) -> bool:
+    """Whether a verdict is given on this window: at least :data:`MIN_VALID_FRACTION` of it
+    clean, and the locking shown and its chance level known. The monitor's headline, its
+    plots, the closing summary and the report count only these windows."""
+    if state is None:
+        return False
+    valid = state.valid_fraction
+    if math.isfinite(valid) and valid < MIN_VALID_FRACTION:
+        return False
+    value, chance = shown_locking(state)
+    return math.isfinite(value) and math.isfinite(chance)
 
 
 def lag_peak(values: np.ndarray, lags_s: np.ndarray, nearest_zero: bool = False

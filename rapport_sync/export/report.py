@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..dsp.sync import above_chance
+from ..dsp.sync import above_chance, judged
 from ..errors import RapportSyncError
 from .aligned import AlignedSession, load_aligned
 from .staging import StagedFiles
@@ -49,17 +49,24 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+NAN = float("nan")
+
+
 def _window_stats(history: list[Any]) -> dict[str, float]:
+    """Means over the windows a verdict is given on (:func:`~rapport_sync.dsp.sync.judged`,
+    as the monitor); the breathing rates over all windows."""
+    rates = {"ra": float(np.nanmedian([s.rate_a_bpm for s in history])) if history else NAN,
+             "rb": float(np.nanmedian([s.rate_b_bpm for s in history])) if history else NAN,
+             "judged": float(sum(map(judged, history))), "windows": float(len(history))}
+    history = [s for s in history if judged(s)]
     if not history:
-        return {k: float("nan") for k in ("plv", "above", "lag", "lead_a", "lead_b", "ra", "rb")}
+        return {**{k: NAN for k in ("plv", "above", "lag", "lead_a", "lead_b")}, **rates}
     plv = np.array([s.plv for s in history])
     lead = [s.leader for s in history]
-    return {"plv": float(np.nanmean(plv)),
+    return {**rates, "plv": float(np.nanmean(plv)),
             "above": float(np.mean([above_chance(s) for s in history])),
             "lag": float(np.nanmedian([float(s.lag_s) for s in history])),
-            "lead_a": lead.count("a") / len(lead), "lead_b": lead.count("b") / len(lead),
-            "ra": float(np.nanmedian([s.rate_a_bpm for s in history])),
-            "rb": float(np.nanmedian([s.rate_b_bpm for s in history]))}
+            "lead_a": lead.count("a") / len(lead), "lead_b": lead.count("b") / len(lead)}
 
 
 def epoch_table(session: AlignedSession) -> list[dict[str, Any]]:
@@ -131,6 +138,8 @@ def build_report(session: AlignedSession, surrogates: int = 200, seed: int = 0) 
                  ["ended cleanly", "yes" if session.ended_cleanly else
                   "no (recovered after a crash: everything committed is here)"],
                  ["participants", f"A = {ids['a']}, B = {ids['b']}"],
+                 ["windows with a verdict (at least half clean signal)",
+                  f"{stats['judged']:.0f} of {stats['windows']:.0f}"],
                  ["mean phase locking (PLV)", _f(stats["plv"])],
                  ["windows above chance", _f(100 * stats["above"], ".0f", " %")],
                  ["median lag (> 0: A leads)", _f(stats["lag"], ".2f", " s")],
@@ -140,9 +149,11 @@ def build_report(session: AlignedSession, surrogates: int = 200, seed: int = 0) 
                                                  f"{_f(stats['rb'], '.1f')} breaths/min")]]),
              "<h2>Traces</h2>", _img(figs["traces"], "breathing traces"),
              "<h2>Synchrony over time</h2>", _img(figs["synchrony"], "synchrony"),
-             ("<p class='note'>Grey: the chance band, the 95th percentile of the PLV between A "
-             "and circularly shifted copies of B in the same window. Above it, the two "
-             "rhythms lock more than chance would give.</p>"),
+             ("<p class='note'>Purple: the locking at the best lag within ±3 s (dotted: at "
+             "zero lag). Grey: the chance band, the 95th percentile of the same best-lag "
+             "locking between A and circularly shifted copies of B. Above it, the two rhythms "
+             "lock more than chance would give. The means above and per epoch count only the "
+             "windows with at least half of their signal clean, as the monitor does.</p>"),
              "<h2>Lag and leader</h2>", _img(figs["lag"], "lag and leader"),
              "<h2>Rates</h2>", _img(figs["rates"], "breathing and heart rates"),
              "<h2>Epochs between markers</h2>"]

@@ -10,13 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from ..dsp.sync import shown_locking
+from ..dsp.sync import judged, shown_locking
+from ..palette import PERSON_COLOURS, SYNC_COLOUR
 from .aligned import AlignedSession
 
 __all__ = ["COLORS", "draw_figures"]
 
-COLORS = {"a": "#1f77b4", "b": "#d62728", "chance": "#bbbbbb", "gap": "#f2c94c",
-          "marker": "#555555", "sync": "#2ca02c"}
+COLORS = {**PERSON_COLOURS, "chance": "#bbbbbb", "gap": "#f2c94c", "marker": "#555555",
+          "sync": SYNC_COLOUR}  # the people and synchrony in the monitor's colours
 
 
 def _decimate(t: np.ndarray, x: np.ndarray, max_points: int = 6000
@@ -87,11 +88,14 @@ def draw_figures(session: AlignedSession) -> dict[str, bytes]:
     fig, ax = plt.subplots(figsize=(11, 3.2))
     if len(history):
         shown = np.array([shown_locking(s) for s in history])
+        given = np.array([judged(s) for s in history], bool)  # as the monitor: no line
+        shown[~given, 0] = np.nan  # where no verdict is given
         ax.fill_between(ts, 0, shown[:, 1], color=COLORS["chance"], alpha=0.6, step="post",
                         label="chance level (95th percentile of surrogates)")
         ax.plot(ts, shown[:, 0], color=COLORS["sync"], lw=1.4,
                 label="locking at the best lag (as on the monitor)")
-        ax.plot(ts, [s.plv for s in history], color=COLORS["sync"], lw=0.8, ls=":",
+        ax.plot(ts, np.where(given, [s.plv for s in history], np.nan), color=COLORS["sync"],
+                lw=0.8, ls=":",
                 label="zero-lag PLV")
     ax.set_ylim(0, 1)
     ax.set_ylabel("PLV")

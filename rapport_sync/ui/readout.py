@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..dsp.sync import above_chance, shown_locking
+from ..dsp.sync import MIN_VALID_FRACTION, above_chance, judged, shown_locking
 
 __all__ = [
     "ALIGNED",
@@ -39,7 +39,6 @@ __all__ = [
 
 ALIGNED = 0.5  # alignment above this (|delta phi| mostly under 60 degrees) reads "in step"
 OPPOSITE = -0.5
-MIN_VALID_FRACTION = 0.5  # below this share of clean samples in the window, no verdict
 
 
 
@@ -107,12 +106,6 @@ def describe_sync(sync: Any | None, window_s: float) -> SyncReadout:
                            f"One inhales while the other exhales ({chance}).")
     return SyncReadout(SyncLevel.DELAYED, "Locked with a delay",
                        f"Same rhythm, shifted in time ({chance}).")
-
-
-def judged(sync: Any | None) -> bool:
-    """A verdict is given on this window: enough clean signal, locking and its chance
-    level known (the headline is neither *waiting* nor *not enough clean signal*)."""
-    return describe_sync(sync, 0.0).level not in (SyncLevel.WAITING, SyncLevel.UNCLEAR)
 
 
 def _lag_at_half_breath(sync: Any) -> bool:

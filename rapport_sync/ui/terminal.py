@@ -15,8 +15,8 @@ import time
 from typing import TextIO
 
 from ..session.live import LiveSession, SessionSnapshot
-from .readout import (above_chance, describe_sync, format_clock, leader_text, link_text,
-                      locking, quality_text)
+from .readout import (above_chance, describe_sync, format_clock, judged, leader_text,
+                      link_text, locking, quality_text)
 
 __all__ = ["display_available", "fit_to_width", "format_status", "format_summary",
            "run_terminal_view"]
@@ -84,14 +84,14 @@ def format_summary(snap: SessionSnapshot, path: str) -> list[str]:
         if end < snap.elapsed_s - max(LATE_DATA_S, 0.1 * snap.elapsed_s):
             lines.append(f"    data only up to {format_clock(end)}: the source stopped sending "
                          "or, simulated, could not keep up with --speed (try a lower one)")
-    judged = [s for s in hist if all(map(math.isfinite, locking(s)))]
-    if judged:
-        above = sum(1 for s in judged if above_chance(s))
-        mean_plv = sum(locking(s)[0] for s in judged) / len(judged)
+    given = [s for s in hist if judged(s)]
+    if given:
+        above = sum(1 for s in given if above_chance(s))
+        mean_plv = sum(locking(s)[0] for s in given) / len(given)
         lines.append(f"  synchrony: mean locking {mean_plv:.2f}; above chance in "
-                     f"{above}/{len(judged)} windows ({100 * above / len(judged):.0f}%)")
+                     f"{above}/{len(given)} windows ({100 * above / len(given):.0f}%)")
     elif hist:
-        lines.append("  synchrony: no window had valid breathing from both people")
+        lines.append("  synchrony: no window had enough clean breathing from both people")
     if snap.markers:
         lines.append(f"  markers: {len(snap.markers)}")
     if snap.processing_errors:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import pyqtgraph as pg
 from pyqtgraph.Qt import QtGui
 
+from ..palette import PERSON_COLOURS, SYNC_COLOUR
+
 __all__ = [
     "ALIGN_COLOUR",
     "BACKGROUND",
@@ -26,8 +28,6 @@ __all__ = [
     "style_plot",
 ]
 
-PERSON_COLOURS = {"a": "#0072B2", "b": "#D55E00"}
-SYNC_COLOUR = "#5B2A86"
 ALIGN_COLOUR = "#009E73"
 CHANCE_FILL = (150, 150, 150, 90)
 CHANCE_EDGE = "#7a7a7a"
