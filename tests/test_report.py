@@ -127,3 +127,19 @@ def test_the_means_count_only_windows_with_a_verdict(gapped_session, report):
     assert stats["judged"] == len(kept) and stats["windows"] == len(history)
     assert stats["plv"] == pytest.approx(np.mean([s.plv for s in kept]))
     assert re.search(r"windows with a verdict[^<]*</td><td>\d+ of \d+", report)
+
+
+def test_a_session_shorter_than_a_window_says_why_it_has_no_synchrony(tmp_path):
+    """Twenty simulated seconds, a 60-s window: the synchrony and lag plots are empty, and
+    the report now says why; the breathing rates come from the breathing itself (they
+    read "– / –" with no window to take them from)."""
+    from conftest import run_sim_session
+
+    path = tmp_path / "short.rapport"
+    run_sim_session(path, duration_s=20.0)
+    out = tmp_path / "short.html"
+    assert main(["report", str(path), "--out", str(out), "--surrogates", "19"]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "No synchrony window: the session is shorter than one window (60 s)" in text
+    rates = re.search(r"median breathing rate A / B</td><td>([\d.]+) / ([\d.]+) breaths", text)
+    assert rates is not None and all(8 < float(r) < 20 for r in rates.groups())

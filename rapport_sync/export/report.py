@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..dsp.sync import above_chance, judged
+from ..dsp.sync import above_chance, judged, phase_rate_bpm
 from ..errors import RapportSyncError
 from .aligned import AlignedSession, load_aligned
 from .staging import StagedFiles
@@ -127,6 +127,9 @@ def build_report(session: AlignedSession, surrogates: int = 200, seed: int = 0) 
 
     ids = {p: x.participant_id for p, x in session.people.items()}
     stats = _window_stats(session.sync_history)
+    for p, key in (("a", "ra"), ("b", "rb")):  # no window yet: the whole session's breathing
+        if not math.isfinite(stats[key]) and p in session.people:
+            stats[key] = phase_rate_bpm(session.people[p].grid_phase, session.fs)
     figs = draw_figures(session)
     parts = [(f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>rapport_sync report "
              f"{html.escape(Path(session.source_path).name)}</title><style>{_CSS}</style>"
@@ -148,7 +151,12 @@ def build_report(session: AlignedSession, surrogates: int = 200, seed: int = 0) 
                  ["median breathing rate A / B", (f"{_f(stats['ra'], '.1f')} / "
                                                  f"{_f(stats['rb'], '.1f')} breaths/min")]]),
              "<h2>Traces</h2>", _img(figs["traces"], "breathing traces"),
-             "<h2>Synchrony over time</h2>", _img(figs["synchrony"], "synchrony"),
+             "<h2>Synchrony over time</h2>",
+             "" if session.sync_history else (
+                 "<p>No synchrony window: the session is shorter than one window "
+                 f"({_f(session.settings.get('window_s'), '.0f', ' s')}) of both people's "
+                 "breathing.</p>"),
+             _img(figs["synchrony"], "synchrony"),
              ("<p class='note'>Purple: the locking at the best lag within ±3 s (dotted: at "
              "zero lag). Grey: the chance band, the 95th percentile of the same best-lag "
              "locking between A and circularly shifted copies of B. Above it, the two rhythms "
