@@ -147,3 +147,64 @@ def test_sim_serial_command_streams_the_protocol_and_stops_on_ctrl_c(tmp_path: P
     assert 18 <= len(samples) <= 30
     assert all(s.sample_rate_mhz == 50_000 and s.n_channels == 2 for s in samples)
     assert any(isinstance(i, DeviceInfoFrame) for i in items)
+
+
+def test_a_board_replugged_during_the_reset_wait_is_a_restart_not_the_past(
+    tmp_path: Path,
+) -> None:
+    """Opening the port waits out the board's boot and discards what it sent meanwhile,
+    its device-info frame with seq 0 included: the board's clock going back says it
+    restarted, and its samples land when they arrive, not back on the old board's line."""
+    from rapport_sync.session.belt_decoder import BeltDecoder
+    from rapport_sync.sources.sim import VirtualBeltBoard
+
+    def play(board: VirtualBeltBoard, port: object, seconds: float) -> None:
+        start = time.monotonic()
+        while True:  # in real time: the clock fit sees true arrival times
+            board_s, data = board.next_frame_bytes()
+            due_s = board.session_time_s(board_s)
+            if due_s > seconds:
+                return
+            time.sleep(max(0.0, due_s - (time.monotonic() - start)))
+            port.write(data)  # type: ignore[attr-defined]
+
+    link = tmp_path / "ttyBELT"
+    rec = Recorder()
+    source = SerialSource(str(link), {0: "a", 1: "b"}, reset_wait_s=0.4,
+                          reopen_interval_s=0.05)
+    port = sim_serial.VirtualSerialPort(link)
+    try:
+        source.start(rec)
+        rec.wait_for(lambda: DeviceEventKind.CONNECTED in rec.events())
+        play(VirtualBeltBoard(seed=1, boot_s=60.0), port, 2.0)  # up for a minute already
+        port.close()  # unplugged
+        rec.wait_for(lambda: DeviceEventKind.RECONNECTING in rec.events())
+        port = sim_serial.VirtualSerialPort(link)  # plugged back in: it boots at once ...
+        second = VirtualBeltBoard(seed=2, boot_s=0.0)
+        port.write(second.read_until(0.1))  # ... and its boot frames fall in the wait
+        replugged_ns = time.monotonic_ns()
+        rec.wait_for(lambda: rec.events().count(DeviceEventKind.CONNECTED) == 2)
+        play(second, port, 2.0)
+    finally:
+        source.stop()
+        port.close()
+    assert source.error is None
+    chunks = [i for i in rec.items if isinstance(i, Chunk)]
+    items = FrameDecoder().feed(b"".join(c.payload for c in chunks))
+    assert 0 not in [i.seq for i in items if isinstance(i, DeviceInfoFrame)][1:]  # discarded
+
+    (info,) = source.devices
+    belt = BeltDecoder(info, chunks[0].host_time_ns)
+    out = [(c, d) for c in chunks for d in belt.feed(c)]
+    events = [d.detail for _, d in out if isinstance(d, DeviceEvent)]
+    assert sum(e.startswith("board restarted (its clock went back from 6") for e in events) == 1
+    assert not [e for e in events if "frames lost" in e]  # a restart, not 60000 lost frames
+    replugged_s = (replugged_ns - chunks[0].host_time_ns) / 1e9
+    a = [(c, d) for c, d in out if isinstance(d, BreathSamples) and d.person == "a"]
+    before = [d for c, d in a if c.host_time_ns < replugged_ns]
+    after = [(c, d) for c, d in a if c.host_time_ns > replugged_ns]
+    assert len(before) >= 15 and len(after) >= 10
+    assert before[-1].time_s[-1] < replugged_s < after[0][1].time_s[0]
+    for c, d in after:  # each frame's last sample just before the chunk that carried it
+        lag_s = (c.host_time_ns - chunks[0].host_time_ns) / 1e9 - d.time_s[-1]
+        assert -1e-9 <= lag_s < 0.05

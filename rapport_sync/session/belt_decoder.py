@@ -19,6 +19,12 @@ from .decoders import Decoded, DeviceDecoder
 
 __all__ = ["BeltDecoder"]
 
+# A board never sends a time this far before its newest sample (a status is at or after
+# it, a beat within the frame it was found in): a frame that does comes from a board that
+# restarted, whose boot frames were missed (the serial source discards what arrives while
+# a board boots after the port is opened).
+RESTART_BACK_S = 1.0
+
 
 class BeltDecoder(DeviceDecoder):
     """Decodes one board's byte stream; the board's sample clock is shared by its channels,
@@ -28,7 +34,11 @@ class BeltDecoder(DeviceDecoder):
     the rail value the open input reads: the analysis sees a gap, not a clipped belt. The
     board sends its status at the sample where a belt comes or goes, so a samples frame
     that arrives later may still hold samples from before: each sample takes the state
-    in force at its own device time. The stored bytes keep what the board sent."""
+    in force at its own device time. The stored bytes keep what the board sent.
+
+    A board that restarts (unplugged and plugged back) counts its clock from 0 again: a
+    device-info frame with seq 0 says so, and so does a device time going back, for when
+    that frame was missed; either way the clock map starts afresh."""
 
     def __init__(self, info: DeviceInfo, session_start_ns: int) -> None:
         super().__init__(info, session_start_ns)
@@ -38,12 +48,18 @@ class BeltDecoder(DeviceDecoder):
         self._clipping: tuple[bool, ...] | None = None
         # per channel: (device second, connected) at each change, oldest first
         self._plug_changes: dict[int, list[tuple[float, bool]]] = {}
+        self._newest_us = -np.inf  # device time of the newest sample, µs
 
     def feed(self, chunk: Chunk) -> list[Decoded]:
         out: list[Decoded] = []
         host_s = chunk.host_time_ns / 1e9
         t_ns = chunk.host_time_ns
-        for item in self.frames.feed(chunk.payload):
+        items = self.frames.feed(chunk.payload)
+        for k, item in enumerate(items):
+            if isinstance(item, (SamplesFrame, StatusFrame, BeatFrame)) and self._went_back(item):
+                out.append(self._restarted(t_ns, f"its clock went back from "
+                                                 f"{self._newest_us / 1e6:.2f} s to "
+                                                 f"{item.device_time_us / 1e6:.2f} s"))
             if isinstance(item, SamplesFrame):
                 out += self._samples(item, host_s)
             elif isinstance(item, BeatFrame):
@@ -56,11 +72,7 @@ class BeltDecoder(DeviceDecoder):
                 out += self._status(item, t_ns)
             elif isinstance(item, DeviceInfoFrame):
                 if self.board is not None and item.seq == 0:
-                    self.clock.reset()  # the board restarted: its clock starts again
-                    self._plug_changes.clear()
-                    self._connected = self._clipping = None
-                    out.append(DeviceEvent(self.info.device, t_ns, DeviceEventKind.STATUS,
-                                           "board restarted"))
+                    out.append(self._restarted(t_ns))
                 if self.board is None or item.seq == 0:
                     major, minor, patch = item.firmware_version
                     out.append(DeviceEvent(
@@ -69,6 +81,11 @@ class BeltDecoder(DeviceDecoder):
                         f"{item.n_channels} channels at {item.sample_rate_mhz / 1000:g} Hz"))
                 self.board = item
             elif isinstance(item, SequenceGap):
+                timed = (i for i in items[k + 1 :]
+                         if isinstance(i, (SamplesFrame, StatusFrame, BeatFrame)))
+                following = next(timed, None)
+                if following is not None and self._went_back(following):
+                    continue  # not lost frames: a restarted board counting from 0 again
                 out.append(DeviceEvent(self.info.device, t_ns, DeviceEventKind.GAP,
                                        f"{item.missing} frames lost (seq {item.expected} "
                                        f"→ {item.received})"))
@@ -76,6 +93,18 @@ class BeltDecoder(DeviceDecoder):
                 out.append(DeviceEvent(self.info.device, t_ns, DeviceEventKind.ERROR,
                                        f"corrupt frame dropped: {item.reason}"))
         return out
+
+    def _went_back(self, frame: SamplesFrame | StatusFrame | BeatFrame) -> bool:
+        return frame.device_time_us < self._newest_us - RESTART_BACK_S * 1e6
+
+    def _restarted(self, t_ns: int, why: str = "") -> DeviceEvent:
+        """Forget the board's clock and belt states: it restarted and counts from 0."""
+        self.clock.reset()
+        self._plug_changes.clear()
+        self._connected = self._clipping = None
+        self._newest_us = -np.inf
+        return DeviceEvent(self.info.device, t_ns, DeviceEventKind.STATUS,
+                           f"board restarted ({why})" if why else "board restarted")
 
     def _session_times(self, device_s: np.ndarray) -> np.ndarray:
         host_s = self.clock.to_host(device_s)
@@ -87,6 +116,7 @@ class BeltDecoder(DeviceDecoder):
             return []
         values = np.asarray(frame.samples, dtype=float)
         device_s = frame.device_time_us / 1e6 + np.arange(len(values)) / fs
+        self._newest_us = max(self._newest_us, float(device_s[-1]) * 1e6)
         self.clock.observe(float(device_s[-1]), host_s)  # sent after its last sample
         times = self._session_times(device_s)
         out: list[Decoded] = []
