@@ -89,6 +89,36 @@ def test_a_belt_unplugged_from_the_start_is_missing_from_the_start() -> None:
     assert np.isfinite(b[:5]).all() and np.isnan(b[5:]).all()
 
 
+def test_seq_wrapping_onto_a_device_info_frame_is_not_a_restart() -> None:
+    """seq wraps 65535 -> 0 every ~75 minutes of a board's frames; when 0 falls on the
+    once-a-second device-info frame, that is not the board booting."""
+    from rapport_sync.protocol.belt import DeviceInfoFrame, FrameDecoder
+    from rapport_sync.sources.sim import VirtualBeltBoard
+
+    dry = VirtualBeltBoard(seed=1)
+    stream = b"".join(dry.next_frame_bytes()[1] for _ in range(30))
+    infos = [f.seq for f in FrameDecoder().feed(stream) if isinstance(f, DeviceInfoFrame)]
+
+    def run(first_seq: int) -> tuple[list[str], np.ndarray]:
+        board = VirtualBeltBoard(seed=1)
+        board._seq = first_seq
+        decoder = BeltDecoder(DeviceInfo("board", "belt", {0: "a", 1: "b"}), 0)
+        out = []
+        for _ in range(50):  # 5 s, each frame arriving 4 ms after its last sample
+            board_s, data = board.next_frame_bytes()
+            host_ns = int((board.session_time_s(board_s) + 0.004) * 1e9)
+            out += decoder.feed(Chunk("board", host_ns, PayloadKind.BELT, data))
+        notes = [d.detail for d in out if isinstance(d, DeviceEvent)]
+        a = [d for d in out if isinstance(d, BreathSamples) and d.person == "a"]
+        return notes, np.concatenate([d.time_s for d in a])
+
+    wrapped_notes, wrapped_t = run(65536 - infos[2])  # the third device-info frame is seq 0
+    plain_notes, plain_t = run(100)
+    assert wrapped_notes == plain_notes == [
+        "board 'virtual-belt' firmware 1.0.0, 2 channels at 50 Hz"]
+    assert len(wrapped_t) == 250 and np.array_equal(wrapped_t, plain_t)
+
+
 UNPLUGGED_S = (30.0, 40.0)
 
 

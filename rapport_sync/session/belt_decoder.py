@@ -49,6 +49,7 @@ class BeltDecoder(DeviceDecoder):
         # per channel: (device second, connected) at each change, oldest first
         self._plug_changes: dict[int, list[tuple[float, bool]]] = {}
         self._newest_us = -np.inf  # device time of the newest sample, µs
+        self._last_seq: int | None = None
 
     def feed(self, chunk: Chunk) -> list[Decoded]:
         out: list[Decoded] = []
@@ -71,9 +72,11 @@ class BeltDecoder(DeviceDecoder):
             elif isinstance(item, StatusFrame):
                 out += self._status(item, t_ns)
             elif isinstance(item, DeviceInfoFrame):
-                if self.board is not None and item.seq == 0:
+                # seq 0 is a boot, unless it follows 65535 (seq wraps every ~75 minutes)
+                booted = item.seq == 0 and self._last_seq != 0xFFFF
+                if self.board is not None and booted:
                     out.append(self._restarted(t_ns))
-                if self.board is None or item.seq == 0:
+                if self.board is None or booted:
                     major, minor, patch = item.firmware_version
                     out.append(DeviceEvent(
                         self.info.device, t_ns, DeviceEventKind.STATUS,
@@ -92,6 +95,8 @@ class BeltDecoder(DeviceDecoder):
             elif isinstance(item, CorruptFrame):
                 out.append(DeviceEvent(self.info.device, t_ns, DeviceEventKind.ERROR,
                                        f"corrupt frame dropped: {item.reason}"))
+            if not isinstance(item, (SequenceGap, CorruptFrame)):
+                self._last_seq = item.seq
         return out
 
     def _went_back(self, frame: SamplesFrame | StatusFrame | BeatFrame) -> bool:
