@@ -119,6 +119,22 @@ def test_seq_wrapping_onto_a_device_info_frame_is_not_a_restart() -> None:
     assert len(wrapped_t) == 250 and np.array_equal(wrapped_t, plain_t)
 
 
+def test_a_status_with_more_channels_than_the_last_one_is_decoded() -> None:
+    """A one-belt board replaced by a two-belt one on the same port: the chunk holding
+    the wider status (and the samples with it) is decoded, channel 1 being new."""
+    decoder = BeltDecoder(DeviceInfo("board", "belt", {0: "a", 1: "b"}), 0)
+    narrow = encode_frame(StatusFrame(0, 0, (True,), (False,)))
+    wide = (encode_frame(StatusFrame(1, 100_000, (True, False), (False, True)))
+            + encode_frame(samples_frame(2, 100_000, [RAIL] * 5)))
+    assert decoder.feed(Chunk("board", 100_000_000, PayloadKind.BELT, narrow)) == []
+    out = decoder.feed(Chunk("board", 300_000_000, PayloadKind.BELT, wide))
+    notes = [d.detail for d in out if isinstance(d, DeviceEvent)]
+    assert notes == ["belt of person b (channel 1) unplugged"]  # no clipping warning
+    a = [d for d in out if isinstance(d, BreathSamples) and d.person == "a"]
+    assert a[0].value.tolist() == [100, 101, 102, 103, 104]
+    assert np.isnan(person_b(out)[1]).all()
+
+
 UNPLUGGED_S = (30.0, 40.0)
 
 

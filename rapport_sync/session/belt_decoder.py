@@ -141,15 +141,18 @@ class BeltDecoder(DeviceDecoder):
     def _status(self, frame: StatusFrame, t_ns: int) -> list[Decoded]:
         out: list[Decoded] = []
         clipping = list(frame.clipping)
+        # a channel the last status did not carry (none yet, or fewer channels) is new:
+        # its state holds all along
+        was_connected, was_clipping = self._connected or (), self._clipping or ()
         for channel, person in self.info.persons.items():
             if channel >= len(frame.belt_connected):
                 continue
             now_on, now_clip = frame.belt_connected[channel], frame.clipping[channel]
-            was_on = self._connected[channel] if self._connected else True
-            was_clip = self._clipping[channel] if self._clipping else False
+            first = channel >= len(was_connected)
+            was_on = True if first else was_connected[channel]
+            was_clip = False if first else was_clipping[channel]
             if now_on != was_on:
-                changes = self._plug_changes.setdefault(channel, [])
-                first = self._connected is None  # unplugged from the start: all along
+                changes = self._plug_changes.setdefault(channel, [])  # a new channel's state
                 changes.append((-np.inf if first else frame.device_time_us / 1e6, now_on))
                 del changes[:-4]  # a samples frame is never more than a few changes late
                 state = "plugged in" if now_on else "unplugged"
