@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from rapport_sync.protocol.heart_rate import HeartRateMeasurement, encode_heart_rate
 from rapport_sync.protocol.pmd_data import H10_UNSET_CLOCK_NS, encode_acc
@@ -95,6 +96,17 @@ def test_malformed_and_foreign_chunks_give_error_events():
         (event,) = dec.feed(chunk(kind, payload, 1.0))
         assert isinstance(event, DeviceEvent) and event.kind is DeviceEventKind.ERROR
     assert dec.errors == 5
+
+
+def test_a_pmd_time_stamp_beyond_int64_is_an_error_event_and_decoding_goes_on():
+    dec = StrapDecoder(INFO, START_NS)
+    frames = list(acc_frames(3))
+    assert isinstance(dec.feed(frames[0])[0], BreathSamples)
+    (event,) = dec.feed(chunk(K.PMD_DATA, encode_acc(2**63, np.zeros((36, 3))), 0.9))
+    assert event.kind is DeviceEventKind.ERROR and "past the year 2292" in event.detail
+    (good,) = dec.feed(frames[1])
+    assert isinstance(good, BreathSamples) and good.value[:, 0].tolist() == list(range(36, 72))
+    assert good.time_s[0] - 36 / 50 == pytest.approx(0.02, abs=1e-3)  # sample 36 at 0.72 s
 
 
 def test_control_point_and_battery_status():

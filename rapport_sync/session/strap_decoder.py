@@ -44,6 +44,7 @@ __all__ = ["BeatClock", "StrapDecoder"]
 
 GAP_FACTOR = 1.5  # frame spacing above 1.5x the nominal one is a gap (pitfall 6)
 CLOCK_JUMP_S = 1.0  # device time ahead of the fitted line by more than this: clock reset
+MAX_DEVICE_TIME_NS = 2**63 - 1  # PMD time stamps are u64; sample times are int64 ns
 RR_SEGMENT_SLACK_S = 3.0  # host time passing this much beyond the RR sum: beats were lost
 
 
@@ -152,6 +153,9 @@ class StrapDecoder(DeviceDecoder):
 
     def _pmd_data(self, chunk: Chunk) -> list[Decoded]:
         frame = parse_pmd_frame(chunk.payload)
+        if frame.device_time_ns > MAX_DEVICE_TIME_NS:
+            raise DecodeError(f"PMD time stamp {frame.device_time_ns} ns is past the year "
+                              "2292: not a strap's clock")
         if frame.measurement_type == MeasurementType.ECG:
             decode_ecg(frame)  # validated and stored raw; EDR may use it later
             return []
