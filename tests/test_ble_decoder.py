@@ -54,6 +54,21 @@ def test_a_gap_and_a_clock_reset_are_reported_and_refitted():
     assert [e.kind for e in out if isinstance(e, DeviceEvent)] == [DeviceEventKind.GAP]
 
 
+def test_a_notification_delivered_twice_is_one_frame():
+    """The same ACC bytes arriving again 30 ms later (a BLE stack repeating a notification):
+    no sample is added and the clock is not refitted (it read "device clock went back",
+    reset the fit and added a 2161st sample to 2160)."""
+    dec = StrapDecoder(INFO, START_NS)
+    out = []
+    for i, c in enumerate(acc_frames(60)):
+        out += dec.feed(c)
+        if i == 40:
+            out += dec.feed(Chunk(c.device, c.host_time_ns + 30_000_000, c.kind, c.payload))
+    assert not [e for e in out if isinstance(e, DeviceEvent)]
+    t = np.concatenate([s.time_s for s in out if isinstance(s, BreathSamples)])
+    assert len(t) == 60 * 36 and np.all(np.diff(t) > 0)
+
+
 def test_beats_from_batched_rr_land_on_the_true_beats():
     rng = np.random.default_rng(1)
     rr_true = 0.8 + 0.05 * np.sin(np.arange(200) / 3)

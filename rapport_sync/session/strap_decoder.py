@@ -91,6 +91,7 @@ class StrapDecoder(DeviceDecoder):
         self.acc_factor = 1.0
         self._device_origin_ns: int | None = None
         self._previous_ns: dict[tuple[int, int, bool], int] = {}
+        self._last_payload: dict[tuple[int, int, bool], bytes] = {}  # per stream
         self._beats = BeatClock()
         self._last_acc_s = -np.inf
         self._last_beat_s = -np.inf
@@ -170,6 +171,9 @@ class StrapDecoder(DeviceDecoder):
         key = (frame.measurement_type, frame.frame_type, frame.compressed)
         previous = self._previous_ns.get(key)
         arrival_s = chunk.host_time_ns / 1e9
+        if previous is not None and ts == previous and chunk.payload == self._last_payload.get(key):
+            return []  # the same notification delivered again: nothing new
+        self._last_payload[key] = chunk.payload
         if previous is not None and ts <= previous:
             out.append(self._event(chunk, DeviceEventKind.GAP, "device clock went back: refitting"))
             self._reset_time_base()
