@@ -293,3 +293,33 @@ def test_synchrony_plot_says_when_its_first_value_comes(qtbot, tmp_path):
     assert not waiting.isVisible()
     assert window.last.sync_history[0].time_s >= 20.0 - 0.5
     window.stop_recording()
+
+
+@pytest.mark.parametrize("link", ["connected", "reconnecting", "disconnected"])
+def test_a_reconnecting_strap_shows_no_stale_rates(qtbot, link):
+    """While a strap is being reconnected the card and the terminal view kept showing its
+    last breathing and heart rate (14.7/min, 70 beats/min) as if live; they now show a
+    dash next to "reconnecting…". A strap that has disconnected for good (also every
+    strap when a session ends) keeps its last values, marked disconnected."""
+    from types import SimpleNamespace
+
+    from rapport_sync.dsp.breathing import BreathState, Quality
+    from rapport_sync.dsp.heart import HeartState
+    from rapport_sync.ui.panels import PersonCard
+    from rapport_sync.ui.terminal import format_status
+
+    person = SimpleNamespace(
+        breath=BreathState(14.7, 300.0, Quality.GOOD, 20, 40.0, False),
+        heart=HeartState(70.0, 60.0, 90, 0.0), link=link, label="Alex", kind="acc")
+    card = PersonCard("a", "Alex", lambda p, name: None)
+    qtbot.addWidget(card)
+    card.show_person(person)
+    snap = SimpleNamespace(elapsed_s=80.0, recording=True, people={"a": person}, sync=None,
+                           error=None)
+    row = format_status(snap, None, "record")[2]  # type: ignore[arg-type]
+    if link == "reconnecting":
+        assert card.rate.text() == "– breaths/min" and card.heart.text() == "♥ – beats/min"
+        assert "14.7" not in row and "70" not in row and "reconnecting" in row
+    else:
+        assert card.rate.text() == "14.7 breaths/min" and card.heart.text() == "♥ 70 beats/min"
+        assert "14.7 /min" in row and "70 bpm" in row

@@ -20,6 +20,7 @@ from .readout import (
     link_text,
     quality_text,
     rate_text,
+    shows_values,
 )
 
 __all__ = ["LEVEL_COLOURS", "ExpertNumbers", "PersonCard", "TextLabel", "VerdictPanel"]
@@ -107,8 +108,10 @@ class PersonCard(QtWidgets.QFrame):
     def show_person(self, person: Any | None) -> None:
         """Update from a ``PersonSnapshot`` (None before the session starts)."""
         breath = getattr(person, "breath", None)
-        self.rate.show_text(rate_text(breath))
-        self.heart.show_text("♥ " + heart_text(getattr(person, "heart", None)))
+        current = shows_values(getattr(person, "link", "waiting"))
+        self.rate.show_text(rate_text(breath if current else None))
+        self.heart.show_text("♥ " + heart_text(getattr(person, "heart", None) if current
+                                               else None))
         quality, q_level = quality_text(breath) if person is not None else ("–", "idle")
         link, l_level = link_text(getattr(person, "link", "waiting"))
         self.quality.show_text(f"● signal: {quality}", LEVEL_COLOURS[q_level])

@@ -35,6 +35,7 @@ __all__ = [
     "locking",
     "quality_text",
     "rate_text",
+    "shows_values",
 ]
 
 ALIGNED = 0.5  # alignment above this (|delta phi| mostly under 60 degrees) reads "in step"
@@ -137,6 +138,12 @@ def leader_text(sync: Any | None, labels: dict[str, str], level: SyncLevel | Non
     if leader not in labels or not _finite(sync.lag_s):
         return "Leader unclear: no steady lag"
     return f"{labels[leader]} leads by {abs(sync.lag_s):.1f} s"
+
+
+def shows_values(link: str) -> bool:
+    """Whether a person's rates are current: not while their device is being reconnected
+    or awaited (the last values would read as live; the card says why they are gone)."""
+    return link not in ("reconnecting", "waiting")
 
 
 def rate_text(breath: Any | None) -> str:

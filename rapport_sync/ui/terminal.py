@@ -16,7 +16,7 @@ from typing import TextIO
 
 from ..session.live import LiveSession, SessionSnapshot
 from .readout import (above_chance, describe_sync, format_clock, judged, leader_text,
-                      link_text, locking, quality_text)
+                      link_text, locking, quality_text, shows_values)
 
 __all__ = ["display_available", "fit_to_width", "format_status", "format_summary",
            "run_terminal_view"]
@@ -50,12 +50,14 @@ def format_status(snap: SessionSnapshot, duration_s: float | None, title: str) -
     head += "  recording" if snap.recording else "  NOT RECORDING"
     lines = [head, f"{'':10s} {'breathing':>12s} {'heart':>9s}  signal"]
     for p in snap.people.values():
-        rate = p.breath.rate_bpm if p.breath else None
+        current = shows_values(p.link)
+        rate = p.breath.rate_bpm if p.breath and current else None
+        heart = p.heart.hr_bpm if current else None
         quality = quality_text(p.breath)[0]
         source = f" ({p.kind})" if p.kind else ""
         link = "" if p.link == "connected" else f" [{link_text(p.link)[0]}]"
         lines.append(f"{p.label[:10]:10s} {_num(rate, '5.1f', ' /min'):>12s} "
-                     f"{_num(p.heart.hr_bpm, '3.0f', ' bpm'):>9s}  {quality}{source}{link}")
+                     f"{_num(heart, '3.0f', ' bpm'):>9s}  {quality}{source}{link}")
     s = snap.sync
     verdict = describe_sync(s, getattr(s, "window_s", 60.0) if s is not None else 60.0)
     line = f"synchrony  {verdict.headline}: {verdict.detail}"
