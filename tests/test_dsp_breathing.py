@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import astuple
 from itertools import pairwise
 
@@ -573,3 +574,22 @@ def test_a_bump_during_a_breath_hold_does_not_end_the_pause() -> None:
     assert len(pauses) == 1 and pauses[0].duration_s == pytest.approx(20.0, abs=1.5)
     inhales = [e.time_s for e in events if e.kind == EventKind.INHALE and 118 < e.time_s < 142]
     assert inhales == [pytest.approx(140.0, abs=0.5)]
+
+
+def test_the_rate_after_a_long_gap_counts_only_breaths_since_the_signal_came_back() -> None:
+    """A regular 15/min breather whose strap is off for 15 s: once three breaths are back
+    the rate is 15/min again (it counted the gap as breathing time and read about 11/min
+    for the next 45 s)."""
+    rec = simulate_dyad(240, FS, seed=3, a=calm(15.0), script=CouplingScript.constant(0.0))
+    x = rec.a.belt.astype(float)
+    x[int(100 * FS):int(115 * FS)] = np.nan
+    tr = BreathTracker(FS)
+    after = []
+    for i in range(0, len(x), int(FS)):
+        tr.update(x[i:i + int(FS)])
+        t = (i + FS) / FS
+        if 115 < t <= 200:
+            after.append((t, tr.state.rate_bpm))
+    settled = [r for t, r in after if t >= 130]
+    assert all(abs(r - 15.0) < 1.0 for r in settled), after
+    assert all(math.isnan(r) or abs(r - 15.0) < 1.0 for _, r in after)

@@ -157,6 +157,7 @@ class BreathTracker:
         self._state = BreathState(float("nan"), float("nan"), Quality.WARMING_UP, 0,
                                   float("nan"), False)
         self._n_breaths = 0
+        self._restarted_s = 0.0  # grid time the signal last (re)started after a long gap
 
     # ------------------------------------------------------------------ public
     @property
@@ -224,6 +225,7 @@ class BreathTracker:
         if n_finite:
             if not self._started or self._gap_run + first > 5 * self.fs:
                 self._restart(rows[first])
+                self._restarted_s = (self._n + first) / self.fs
             last = m - 1 - finite[::-1].index(True)
             self._last_raw = rows[last]
             self._gap_run = m - 1 - last
@@ -387,7 +389,10 @@ class BreathTracker:
             concentration=self._concentration,
             seconds_since_breath=since if self._valid_seconds > 30.0 else 0.0,
             weak_source=self.kind in ("rr", "edr"))
-        times = [t for t in det.inhale_times if t >= det.last_inhale_s - 60.0]
+        # breaths of the last minute since the signal (re)started: a rate across a gap
+        # would count the gap as breathing time
+        times = [t for t in det.inhale_times
+                 if t >= max(det.last_inhale_s - 60.0, self._restarted_s)]
         rate = (60.0 * (len(times) - 1) / (times[-1] - times[0])
                 if len(times) >= 3 and times[-1] > times[0] else float("nan"))
         periods = det.periods[-9:]
