@@ -166,3 +166,26 @@ def test_an_unplugged_stretch_is_a_gap_in_the_exports(tmp_path: Path) -> None:
     assert end == pytest.approx(UNPLUGGED_S[1] + 0.5, abs=0.6)
     grid = (session.grid_time_s > start + 0.1) & (session.grid_time_s < end - 0.1)
     assert np.isnan(session.people["b"].grid_resp_raw[grid]).all()
+
+
+def test_a_beat_before_the_first_samples_frame_is_kept() -> None:
+    """A board's first frame after boot can be a heartbeat: it was dropped (no clock fit
+    yet) without a word. Beat frames now feed the clock fit as samples frames do, so the
+    beat lands at its time; the samples after it keep theirs."""
+    from rapport_sync.protocol.belt import BeatFrame
+    from rapport_sync.samples import HeartBeats
+
+    # frames arrive 0.1 s apart on the host: a beat at 50 ms, samples at 100-180 ms, a
+    # beat at 250 ms
+    out = decode([BeatFrame(1, 50_000, 0, 0), samples_frame(2, 100_000, [7] * 5),
+                  BeatFrame(3, 250_000, 0, 200_000)])
+    beats = [d for d in out if isinstance(d, HeartBeats)]
+    assert [b.person for b in beats] == ["a", "a"]
+    times = np.concatenate([b.time_s for b in beats])
+    t_b, _ = person_b(out)
+    # each is placed with the clock fit of its moment: the first, from itself alone,
+    # assumes no transport delay and lands 30 ms late (the samples' 20-ms delay, the
+    # beat's 50), as the first samples of a session do while the fit settles
+    assert times[1] - times[0] == pytest.approx(0.2, abs=0.05)
+    assert t_b[0] - times[0] == pytest.approx(0.05, abs=0.05)
+    assert np.all(np.diff(t_b) == pytest.approx(0.02))

@@ -65,8 +65,10 @@ class BeltDecoder(DeviceDecoder):
                 out += self._samples(item, host_s)
             elif isinstance(item, BeatFrame):
                 person = self.info.persons.get(item.channel)
+                beat_s = item.device_time_us / 1e6
+                self.clock.observe(beat_s, host_s)  # sent after the beat, like samples
                 if person is not None and self.clock.fit is not None:
-                    t = self._session_times(np.array([item.device_time_us / 1e6]))
+                    t = self._session_times(np.array([beat_s]))
                     rr = item.ibi_us / 1e6 if item.ibi_us else np.nan
                     out.append(HeartBeats(person, t, np.array([rr])))
             elif isinstance(item, StatusFrame):
