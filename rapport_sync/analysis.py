@@ -25,7 +25,7 @@ from .dsp import ANALYSIS_RATE_HZ
 from .dsp.breathing import BreathTracker, EventKind
 from .dsp.heart import HeartTracker, correct_rr
 from .dsp.phase import phase_error_deg, reference_phase
-from .dsp.resample import RR_MAX_GAP_S, interp_with_gaps
+from .dsp.resample import GRID_MAX_GAP_S, RR_MAX_GAP_S, interp_with_gaps
 from .dsp.surrogates import surrogate_test
 from .dsp.sync import DyadTracker, lag_peak, window_sync
 from .errors import ConfigError, SessionFileError
@@ -45,7 +45,6 @@ __all__ = [
 PRIMARY_SURROGATE = "circular_shift"
 ALPHA = 0.05
 WARMUP_S = 60.0  # live phase error is scored after this (the estimator's start-up)
-MAX_ROW_STEP_S = 0.5  # breathing samples further apart are a gap (_to_grid)
 MAX_GAP_S = 3600.0  # a longer pause between a CSV's rows is two recordings in one file
 MAX_VALUE = 1e12  # no reading comes near (a 32-bit count is at most 4.3e9): larger is missing
 OUTLIER_RANGES = 100.0  # breathing this many central ranges beyond them is a glitch
@@ -129,7 +128,7 @@ def _breathing_samples(path: Path, name: str, v: np.ndarray) -> np.ndarray:
 
 def _check_time(path: str | Path, t: np.ndarray, lines: np.ndarray) -> None:
     """A CSV's times (``lines``: their line numbers) are finite seconds, increasing, at
-    most :data:`MAX_ROW_STEP_S` apart in the median (further apart nothing is joined:
+    most :data:`GRID_MAX_GAP_S` apart in the median (further apart nothing is joined:
     milliseconds, most likely) and never :data:`MAX_GAP_S` apart; ConfigError otherwise."""
     bad = np.flatnonzero(~np.isfinite(t))
     if bad.size:
@@ -144,9 +143,9 @@ def _check_time(path: str | Path, t: np.ndarray, lines: np.ndarray) -> None:
         raise ConfigError(f"{path}, line {lines[i]}: time {t[i]:.10g} {how} line "
                           f"{lines[i - 1]}'s ({t[i - 1]:.10g}); rows must be in time order, "
                           "each time once")
-    if step.size and np.median(step) > MAX_ROW_STEP_S:
+    if step.size and np.median(step) > GRID_MAX_GAP_S:
         raise ConfigError(f"{path}: rows are {np.median(step):.4g} s apart (median), and "
-                          f"breathing samples more than {MAX_ROW_STEP_S:g} s apart are gaps; "
+                          f"breathing samples more than {GRID_MAX_GAP_S:g} s apart are gaps; "
                           "is the time column in milliseconds? It must be in seconds")
     far = np.flatnonzero(step > MAX_GAP_S)
     if far.size:
@@ -173,7 +172,7 @@ def _analysis_grid(t: np.ndarray) -> np.ndarray:
 NOT_BREATHING_RAW = ("acc", "edr", "rr")  # exported raw column is not the breathing signal
 
 
-def _to_grid(t: np.ndarray, v: np.ndarray, grid: np.ndarray, max_gap_s: float = 0.5
+def _to_grid(t: np.ndarray, v: np.ndarray, grid: np.ndarray, max_gap_s: float = GRID_MAX_GAP_S
              ) -> np.ndarray:
     return interp_with_gaps(grid, t, v, max_gap_s)
 
@@ -518,7 +517,7 @@ def replay_arrays(rep: Any) -> dict[str, Any]:
         if len(t) < 2 or not t[-1] > t[0]:
             raise SessionFileError(f"{rep.path}: person {p.upper()} has no breathing data")
         rate = (len(t) - 1) / (t[-1] - t[0]) if kind == "rr" else tr.raw_rate_hz
-        people[p] = (t, x, kind, rate, RR_MAX_GAP_S if kind == "rr" else 0.5)
+        people[p] = (t, x, kind, rate, RR_MAX_GAP_S if kind == "rr" else GRID_MAX_GAP_S)
     t0 = max(people["a"][0][0], people["b"][0][0])
     t1 = min(people["a"][0][-1], people["b"][0][-1])
     grid = np.arange(t0, t1, 1.0 / ANALYSIS_RATE_HZ)

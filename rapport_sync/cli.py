@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from . import __version__
@@ -208,21 +209,18 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _warnings_as_one_line() -> None:
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
     """rapport_sync's own warnings (a damaged session read in part) reach the user as one
     line each, like its errors; other warnings are shown as Python shows them."""
-    import warnings
-
     from .errors import SessionDamageWarning
 
-    show = warnings.showwarning
+    if issubclass(category, SessionDamageWarning):
+        print(f"rapport-sync: warning: {message}", file=sys.stderr)
+    else:
+        _PYTHON_SHOWWARNING(message, category, filename, lineno, file, line)
 
-    def one_line(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
-        if issubclass(category, SessionDamageWarning):
-            print(f"rapport-sync: warning: {message}", file=sys.stderr)
-        else:
-            show(message, category, filename, lineno, file, line)
-    warnings.showwarning = one_line
+
+_PYTHON_SHOWWARNING = warnings.showwarning
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -231,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Without --debug the user sees rapport_sync's own one-line messages, not library logs.
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.CRITICAL,
                         format="%(levelname)s %(name)s: %(message)s")
-    _warnings_as_one_line()
+    warnings.showwarning = _one_line_warning  # the same hook however often main runs
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:  # a recording ends itself on Ctrl-C; this is everything else

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["GAP_MIN_S", "GAP_PERIODS", "RR_MAX_GAP_S", "gap_step_s", "interp_with_gaps"]
+__all__ = ["GAP_MIN_S", "GAP_PERIODS", "GRID_MAX_GAP_S", "RR_MAX_GAP_S", "gap_step_s",
+           "interp_with_gaps"]
 
 GAP_PERIODS = 3.0  # a jump of more than this many sample periods between samples is a gap
 GAP_MIN_S = 0.25  # ... and never less than this
+GRID_MAX_GAP_S = 0.5  # breathing samples further apart are not joined on the analysis grid
 RR_MAX_GAP_S = 3.0  # breathing from RR intervals: interpolated between beats up to this apart
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from ..dsp import ANALYSIS_RATE_HZ
 from ..dsp.breathing import BreathState, BreathTracker
 from ..dsp.heart import HeartState, HeartTracker
-from ..dsp.resample import RR_MAX_GAP_S
+from ..dsp.resample import GRID_MAX_GAP_S, RR_MAX_GAP_S
 from ..dsp.sync import DyadTracker, SyncState
 from ..samples import BreathSamples, DeviceEvent, HeartBeats, SignalKind
 
@@ -37,7 +37,7 @@ class GridResampler:
     of the data. Ticks inside a gap longer than ``max_gap_s`` are NaN.
     """
 
-    def __init__(self, fs: float, max_gap_s: float = 0.5) -> None:
+    def __init__(self, fs: float, max_gap_s: float = GRID_MAX_GAP_S) -> None:
         self.fs = fs
         self.max_gap_s = max_gap_s
         self.next_tick: int | None = None
@@ -171,7 +171,7 @@ class PersonChannel:
         if self.kind is not None:
             return
         self.kind = kind
-        max_gap = RR_MAX_GAP_S if kind == SignalKind.RR_DERIVED else 0.5
+        max_gap = RR_MAX_GAP_S if kind == SignalKind.RR_DERIVED else GRID_MAX_GAP_S
         self.resampler = GridResampler(self.fs, max_gap)
         self.tracker = BreathTracker(fs=self.fs, kind=str(kind), source_rate_hz=rate_hz)
 
