@@ -561,14 +561,9 @@ def test_a_bump_during_a_breath_hold_does_not_end_the_pause() -> None:
     its middle (a swallow, a heartbeat on the belt), twenty more breaths: one pause of the
     whole hold and one inhalation where breathing resumes (the bump split the rest in two
     halves too short to be a pause, and no pause was reported)."""
-    from rapport_sync.dsp.simulate import breath_shape
-
-    u = np.arange(int(4.0 * FS)) / (4.0 * FS)
-    breath = breath_shape(u, 0.4)
-    t = np.arange(int(20 * FS)) / FS
-    hold = 0.4 * np.exp(-0.5 * ((t - 10.0) / 0.25) ** 2)
-    x = np.concatenate([breath] * 30 + [hold] + [breath] * 20)
-    x = x + np.random.default_rng(0).normal(0, 0.01, x.size)
+    x, _ = breaths_with_hold(15.0, 30, 20.0, 20)
+    t = np.arange(len(x)) / FS
+    x += 500.0 * 0.4 * np.exp(-0.5 * ((t - 130.0) / 0.25) ** 2)  # the hold is 120-140 s
     _, events, _ = track_breathing(x, FS)
     pauses = [e for e in events if e.kind == EventKind.PAUSE]
     assert len(pauses) == 1 and pauses[0].duration_s == pytest.approx(20.0, abs=1.5)

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
+from conftest import cli, run_sim_session
 
-from conftest import REPO, run_sim_session
 from rapport_sync.errors import ConfigError, SessionFileError
 from rapport_sync.session.live import LiveSession, group_sources
 from rapport_sync.session.store import SessionReader
 from rapport_sync.sources.base import SourceSpec, VirtualClock
-
-
-ENV = {**os.environ, "QT_QPA_PLATFORM": "", "DISPLAY": "", "WAYLAND_DISPLAY": ""}
 
 
 def replay(tmp_path, stored, a="a", b="b", name="replayed.rapport"):
@@ -86,6 +80,12 @@ def test_a_replay_only_session_is_due_when_the_data_ends(tmp_path, coupled):
     again = replay(tmp_path, coupled.path)
     assert again.due(None)  # no --duration: over when the replayed data is
     assert again.due(1e6)  # a longer --duration does not keep it running
+    # a session with a source that runs until stopped (a strap, a board) is over only
+    # when its --duration has come, and never without one
+    live = LiveSession({p: SourceSpec.parse("sim:seed=1") for p in "ab"},
+                       tmp_path / "live.rapport", clock=VirtualClock(5 * 10**12))
+    assert not live.due(None, elapsed_s=1e6)
+    assert not live.due(60.0, elapsed_s=59.9) and live.due(60.0, elapsed_s=60.0)
 
 
 # -- through the command line, in real time -------------------------------------------
@@ -93,9 +93,8 @@ def test_a_replay_only_session_is_due_when_the_data_ends(tmp_path, coupled):
 def record(tmp_path, a, b, *extra, timeout=60):
     out = tmp_path / "recorded.rapport"
     start = time.monotonic()
-    run = subprocess.run([sys.executable, "-m", "rapport_sync", "record", "--a", a, "--b", b,
-                          "--headless", "--out", str(out), *extra], capture_output=True,
-                         text=True, timeout=timeout, env=ENV, cwd=REPO)
+    run = cli("record", "--a", a, "--b", b, "--headless", "--out", str(out), *extra,
+              timeout=timeout)
     return run, time.monotonic() - start, out
 
 
