@@ -23,6 +23,7 @@ import numpy as np
 
 from .dsp import ANALYSIS_RATE_HZ
 from .dsp.breathing import BreathTracker, EventKind
+from .dsp.events import onset_rate_bpm
 from .dsp.heart import HeartTracker, correct_rr
 from .dsp.phase import phase_error_deg, reference_phase
 from .dsp.resample import GRID_MAX_GAP_S, RR_MAX_GAP_S, interp_with_gaps
@@ -223,8 +224,7 @@ def _reference_input(raw: np.ndarray, cleaned: np.ndarray, kind: str, fs: float)
 
 
 def _session_rate(events: list[Any]) -> float:
-    on = np.array([e.time_s for e in events if e.kind == EventKind.INHALE])
-    return float(60.0 * (len(on) - 1) / (on[-1] - on[0])) if len(on) >= 3 else float("nan")
+    return onset_rate_bpm([e.time_s for e in events if e.kind == EventKind.INHALE])
 
 
 def _onset_coincidence(ev_a: list[Any], ev_b: list[Any], tol_s: float, span_s: tuple[float, float],

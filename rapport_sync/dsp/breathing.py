@@ -24,10 +24,16 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal as sps
 
-from .events import BreathEvent, BreathEventDetector, BreathFlag, EventKind
+from .events import BreathEvent, BreathEventDetector, BreathFlag, EventKind, onset_rate_bpm
 from .filters import Ring, SosFilter, band_sos, dominant_frequency, finite_median, median_of
-from .phase import (CausalPhase, PhaseCalibration, PhaseFilter, band_width_for, in_band_snr_db,
-                    reference_analytic)
+from .phase import (
+    CausalPhase,
+    PhaseCalibration,
+    PhaseFilter,
+    band_width_for,
+    in_band_snr_db,
+    reference_analytic,
+)
 from .quality import Quality, assess_quality, clipped_fraction, has_motion, is_flat
 
 __all__ = [
@@ -393,8 +399,7 @@ class BreathTracker:
         # would count the gap as breathing time
         times = [t for t in det.inhale_times
                  if t >= max(det.last_inhale_s - 60.0, self._restarted_s)]
-        rate = (60.0 * (len(times) - 1) / (times[-1] - times[0])
-                if len(times) >= 3 and times[-1] > times[0] else float("nan"))
+        rate = onset_rate_bpm(times)
         periods = det.periods[-9:]
         cv = float("nan")
         if len(periods) >= 3:

@@ -20,13 +20,15 @@ import dataclasses
 import enum
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .filters import median_of
 
-__all__ = ["BreathEvent", "BreathEventDetector", "BreathFlag", "EventKind", "find_breath_events"]
+__all__ = ["BreathEvent", "BreathEventDetector", "BreathFlag", "EventKind", "find_breath_events",
+           "onset_rate_bpm"]
 
 MIN_HALF_S = 0.35  # a half-breath quicker than this is never a breath (a 40/min breather
 # inhales in about 0.6 s)
@@ -247,6 +249,14 @@ class BreathEventDetector:
         if np.isfinite(depth) and 0 < depth < self.depth_ref:
             self.depths = []
             self.depth_ref = float(depth)
+
+
+def onset_rate_bpm(onsets_s: Sequence[float]) -> float:
+    """Breaths per minute from inhalation onset times: 60·(k − 1)/(t_k − t_1); NaN with
+    fewer than three onsets."""
+    if len(onsets_s) < 3 or not onsets_s[-1] > onsets_s[0]:
+        return float("nan")
+    return 60.0 * (len(onsets_s) - 1) / (onsets_s[-1] - onsets_s[0])
 
 
 def find_breath_events(x: np.ndarray, fs: float, **options: float) -> list[BreathEvent]:

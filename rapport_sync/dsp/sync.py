@@ -36,7 +36,7 @@ from .chance_band import lag_count, rayleigh_p95, surrogate_p95
 from .filters import Ring, wrap
 
 __all__ = ["MIN_VALID_FRACTION", "DyadTracker", "SyncState", "above_chance", "judged",
-           "lag_peak", "phase_rate_bpm", "shown_locking", "sync_series", "window_sync"]
+           "lag_peak", "shown_locking", "sync_series", "window_sync"]
 
 NAN = float("nan")
 MIN_VALID_FRACTION = 0.5  # below this share of clean samples in a window, no verdict
@@ -130,11 +130,6 @@ def lag_peak(values: np.ndarray, lags_s: np.ndarray, nearest_zero: bool = False
         if den < 0:
             lag += 0.5 * (a - c) / den * float(lags_s[1] - lags_s[0])
     return float(v[k]), float(lag)
-
-
-def phase_rate_bpm(phase: np.ndarray, fs: float) -> float:
-    """Breaths per minute from how far a phase series advances (NaN samples skipped)."""
-    return _cycles(np.asarray(phase, dtype=float), fs)[0] * 60.0
 
 
 def _cycles(p: np.ndarray, fs: float) -> tuple[float, float]:

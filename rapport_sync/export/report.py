@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..dsp.sync import above_chance, judged, phase_rate_bpm
+from ..dsp.events import EventKind, find_breath_events, onset_rate_bpm
+from ..dsp.sync import above_chance, judged
 from ..errors import RapportSyncError
 from .aligned import AlignedSession, load_aligned
 from .staging import StagedFiles
@@ -127,9 +128,10 @@ def build_report(session: AlignedSession, surrogates: int = 200, seed: int = 0) 
 
     ids = {p: x.participant_id for p, x in session.people.items()}
     stats = _window_stats(session.sync_history)
-    for p, key in (("a", "ra"), ("b", "rb")):  # no window yet: the whole session's breathing
+    for p, key in (("a", "ra"), ("b", "rb")):  # no window yet: the whole session's breaths
         if not math.isfinite(stats[key]) and p in session.people:
-            stats[key] = phase_rate_bpm(session.people[p].grid_phase, session.fs)
+            events = find_breath_events(session.people[p].grid_resp, session.fs)
+            stats[key] = onset_rate_bpm([e.time_s for e in events if e.kind == EventKind.INHALE])
     figs = draw_figures(session)
     parts = [(f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>rapport_sync report "
              f"{html.escape(Path(session.source_path).name)}</title><style>{_CSS}</style>"
