@@ -288,8 +288,9 @@ class DyadTracker:
         self._hop = max(1, round(update_every_s * fs))
         self._band_every = max(1, round(band_every_s * fs / self._hop))
         self._library: tuple[float, float, int] | None = None
-        self._bufs = [Ring(self._win) for _ in range(4)]
-        self._phasors = [Ring(self._win + self._past, width=2) for _ in range(2)]
+        # phase A, phase B, signal A, signal B on the analysis rate: the window, and the
+        # phases before it that the chance band shifts the partner over
+        self._rows = Ring(self._win + self._past, width=4)
         self._n = 0
         self.history: deque[SyncState] = deque(maxlen=history_len)
         self.state: SyncState | None = None
@@ -303,16 +304,14 @@ class DyadTracker:
         n = len(cols[0])
         if any(len(c) != n for c in cols):
             raise ValueError("phase_a, phase_b, signal_a and signal_b must have equal length")
+        rows = np.column_stack(cols)
         i = 0
         while i < n:
-            start = self._n + i  # absolute index of cols[:, i]
+            start = self._n + i  # absolute index of rows[i]
             j = min(n, i + self._hop - start % self._hop)
             off = (-start) % self._dec  # keep samples whose absolute index is a multiple
-            for buf, c in zip(self._bufs, cols):
-                buf.push(c[i + off:j:self._dec])
-            for ring, c in zip(self._phasors, cols):
-                p = c[i + off:j:self._dec]
-                ring.push(np.column_stack((np.cos(p), np.sin(p))))
+            if i + off < j:
+                self._rows.push(rows[i + off:j:self._dec])
             if (self._n + j) % self._hop == 0:
                 self._compute(self._n + j)
             i = j
@@ -320,15 +319,15 @@ class DyadTracker:
         return self.state
 
     def _compute(self, n_abs: int) -> None:
-        have = min(self._bufs[0].total, self._win)
+        have = min(self._rows.total, self._win)
         if have < self._min:
             return
-        pa, pb, sa, sb = (b.last(have) for b in self._bufs)
+        rows = self._rows.last(have + self._past)
+        pa, pb, sa, sb = rows[-have:].T
         library, za, zb = self._library, None, None
         if library is None or (n_abs // self._hop) % self._band_every == 0:
             library = None
-            za, zb = (r.last(have + self._past).view(complex).ravel()[:-have]
-                      for r in self._phasors)
+            za, zb = np.exp(1j * rows[:-have, :2].T)  # NaN where there is no phase
         s = window_sync(pa, pb, sa, sb, self._fs_dec, n_abs / self.fs, self.max_lag_s,
                         self.min_shift_s, past_za=za, past_zb=zb,
                         min_surrogate_s=self.min_surrogate_s, library=library)
