@@ -142,8 +142,40 @@ def test_a_session_shorter_than_a_window_says_why_it_has_no_synchrony(tmp_path):
     assert main(["report", str(path), "--out", str(out), "--surrogates", "19"]) == 0
     text = out.read_text(encoding="utf-8")
     assert "No synchrony window: the session is shorter than one window (60 s)" in text
-    rates = re.search(r"median breathing rate A / B</td><td>([\d.]+) / ([\d.]+) breaths", text)
+    rates = re.search(r"breathing rate A / B \(whole session\)</td><td>([\d.]+) / ([\d.]+) breaths",
+                      text)
     # the default script's people breathe at about 15 and 12.5 breaths/min
     assert rates is not None
     assert [float(r) for r in rates.groups()] == [pytest.approx(15.0, abs=2.0),
                                                   pytest.approx(12.5, abs=2.0)]
+
+
+def test_the_breathing_rates_count_pauses_as_the_simulated_breaths_do(tmp_path):
+    """Person A of seed 0 holds the breath for 10 % of five minutes. The report took the
+    median of the windows' rates, from the phase's advance where the phase is given,
+    which leaves the pauses out: 14.7/min where A breathes 13.4/min. The session's and
+    each epoch's rates now count inhalation onsets, as `analyze` does, and match the
+    simulator's own breaths (its generative inhalation onsets), per epoch too."""
+    import numpy as np
+    from conftest import run_sim_session
+
+    from rapport_sync.dsp.events import onset_rate_bpm
+    from rapport_sync.dsp.simulate import DyadSimulator
+
+    path = tmp_path / "pauses.rapport"
+    run_sim_session(path, duration_s=300.0, seed=0)
+    people = DyadSimulator(fs=50.0, seed=0).step(50 * 300)
+    truth = []
+    for person in (people.a, people.b):
+        onsets = (np.flatnonzero(np.diff(person.cycle_phase) < -np.pi) + 1) / 50.0
+        truth.append(onset_rate_bpm(list(onsets)))
+    assert people.a.paused.mean() > 0.05  # the case: A pauses, B does not
+    out = tmp_path / "pauses.html"
+    assert main(["report", str(path), "--out", str(out), "--surrogates", "19"]) == 0
+    text = out.read_text(encoding="utf-8")
+    rates = re.search(r"breathing rate A / B \(whole session\)</td><td>([\d.]+) / ([\d.]+) br",
+                      text)
+    assert rates is not None
+    assert [float(r) for r in rates.groups()] == [pytest.approx(t, abs=0.3) for t in truth]
+    (epoch,) = epoch_table(load_aligned(path))  # no marker: one epoch, the whole session
+    assert [epoch["ra"], epoch["rb"]] == [pytest.approx(float(r), abs=0.05) for r in rates.groups()]

@@ -55,27 +55,30 @@ NAN = float("nan")
 
 def _window_stats(history: list[Any]) -> dict[str, float]:
     """Means over the windows a verdict is given on (:func:`~rapport_sync.dsp.sync.judged`,
-    as the monitor); the breathing rates over all windows."""
-    rates = {"ra": float(np.nanmedian([s.rate_a_bpm for s in history])) if history else NAN,
-             "rb": float(np.nanmedian([s.rate_b_bpm for s in history])) if history else NAN,
-             "judged": float(sum(map(judged, history))), "windows": float(len(history))}
+    as the monitor)."""
+    counts = {"judged": float(sum(map(judged, history))), "windows": float(len(history))}
     history = [s for s in history if judged(s)]
     if not history:
-        return {**{k: NAN for k in ("plv", "above", "lag", "lead_a", "lead_b")}, **rates}
+        return {**{k: NAN for k in ("plv", "above", "lag", "lead_a", "lead_b")}, **counts}
     plv = np.array([s.plv for s in history])
     lead = [s.leader for s in history]
-    return {**rates, "plv": float(np.nanmean(plv)),
+    return {**counts, "plv": float(np.nanmean(plv)),
             "above": float(np.mean([above_chance(s) for s in history])),
             "lag": float(np.nanmedian([float(s.lag_s) for s in history])),
             "lead_a": lead.count("a") / len(lead), "lead_b": lead.count("b") / len(lead)}
 
 
-def epoch_table(session: AlignedSession) -> list[dict[str, Any]]:
-    """Synchrony between consecutive markers: one row per epoch (start, end, label, stats).
+def epoch_table(session: AlignedSession, onsets: dict[str, list[float]] | None = None
+                ) -> list[dict[str, Any]]:
+    """Synchrony between consecutive markers: one row per epoch (start, end, label, stats,
+    and the breathing rates from the inhalation onsets inside the epoch; ``onsets`` from
+    :func:`inhalation_onsets` if already at hand).
 
     A window belongs to the epoch its end time falls in (windows look back
     ``window_s``, so the first window of an epoch still reaches into the one before).
     """
+    if onsets is None:
+        onsets = inhalation_onsets(session)
     bounds = [(0.0, "session start")] + sorted(session.markers) + [(session.duration_s, "end")]
     rows = []
     for (t0, label), (t1, _) in itertools.pairwise(bounds):
@@ -83,8 +86,26 @@ def epoch_table(session: AlignedSession) -> list[dict[str, Any]]:
             continue
         inside = [s for s in session.sync_history if t0 <= s.time_s < t1]
         rows.append({"start_s": t0, "end_s": t1, "label": label, "n_windows": len(inside),
-                     **_window_stats(inside)})
+                     **_window_stats(inside), **_onset_rates(onsets, t0, t1)})
     return rows
+
+
+def inhalation_onsets(session: AlignedSession) -> dict[str, list[float]]:
+    """Each person's inhalation onsets (s) over the whole session."""
+    out = {}
+    for p, person in session.people.items():
+        events = find_breath_events(person.grid_resp, session.fs)
+        out[p] = [e.time_s for e in events if e.kind == EventKind.INHALE]
+    return out
+
+
+def _onset_rates(onsets: dict[str, list[float]], t0: float = -math.inf,
+                 t1: float = math.inf) -> dict[str, float]:
+    """Breathing rates from the inhalation onsets between ``t0`` and ``t1``, the formula
+    of ``analyze`` (the windows' rates from the phase's advance leave out pauses and read
+    high where there is one)."""
+    return {key: onset_rate_bpm([t for t in onsets.get(p, []) if t0 <= t < t1])
+            for p, key in (("a", "ra"), ("b", "rb"))}
 
 
 def surrogate_table(session: AlignedSession, n: int, seed: int = 0) -> tuple[list[Any], str]:
@@ -127,11 +148,8 @@ def build_report(session: AlignedSession, surrogates: int = 200, seed: int = 0) 
     from .report_plots import draw_figures
 
     ids = {p: x.participant_id for p, x in session.people.items()}
-    stats = _window_stats(session.sync_history)
-    for p, key in (("a", "ra"), ("b", "rb")):  # no window yet: the whole session's breaths
-        if not math.isfinite(stats[key]) and p in session.people:
-            events = find_breath_events(session.people[p].grid_resp, session.fs)
-            stats[key] = onset_rate_bpm([e.time_s for e in events if e.kind == EventKind.INHALE])
+    onsets = inhalation_onsets(session)
+    stats = {**_window_stats(session.sync_history), **_onset_rates(onsets)}
     figs = draw_figures(session)
     parts = [(f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>rapport_sync report "
              f"{html.escape(Path(session.source_path).name)}</title><style>{_CSS}</style>"
@@ -150,7 +168,7 @@ def build_report(session: AlignedSession, surrogates: int = 200, seed: int = 0) 
                  ["median lag (> 0: A leads)", _f(stats["lag"], ".2f", " s")],
                  ["A leads / B leads", (f"{_f(100 * stats['lead_a'], '.0f', ' %')} / "
                                        f"{_f(100 * stats['lead_b'], '.0f', ' %')}")],
-                 ["median breathing rate A / B", (f"{_f(stats['ra'], '.1f')} / "
+                 ["breathing rate A / B (whole session)", (f"{_f(stats['ra'], '.1f')} / "
                                                  f"{_f(stats['rb'], '.1f')} breaths/min")]]),
              "<h2>Traces</h2>", _img(figs["traces"], "breathing traces"),
              "<h2>Synchrony over time</h2>",
@@ -167,7 +185,7 @@ def build_report(session: AlignedSession, surrogates: int = 200, seed: int = 0) 
              "<h2>Lag and leader</h2>", _img(figs["lag"], "lag and leader"),
              "<h2>Rates</h2>", _img(figs["rates"], "breathing and heart rates"),
              "<h2>Epochs between markers</h2>"]
-    epochs = epoch_table(session)
+    epochs = epoch_table(session, onsets)
     parts.append(_table(
         ["epoch", "from (s)", "to (s)", "windows", "mean PLV", "above chance", "median lag",
          "A leads", "B leads", "rate A", "rate B"],
