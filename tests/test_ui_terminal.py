@@ -63,6 +63,9 @@ def test_live_block_redraws_in_place_on_an_80_column_terminal(tmp_path):
     assert sum(row.startswith("rapport_sync demo ") for row in screen) == 1
     assert screen[0].startswith("rapport_sync demo  01:")
     assert any(row.startswith("synchrony  ") for row in screen)
+    # the bar grows to 100 % and stops there (the closing second past the duration read 101 %)
+    percents = [int(p) for p in re.findall(r"\] +(\d+)%", live)]
+    assert percents == sorted(percents) and percents[-1] == 100
     # and the view itself wrote no line the terminal would have to wrap
     written = re.split(r"\x1b\[F|\x1b\[K|\n", live)
     assert max(len(line) for line in written) <= COLUMNS
@@ -76,3 +79,11 @@ def test_fit_to_width_keeps_short_lines_and_all_the_words():
     assert rows[0] == lines[0]
     assert all(len(r) < 80 for r in rows) and len(rows) == 3
     assert " ".join(r.strip() for r in rows[1:]).split() == lines[1].split()
+
+
+def test_the_progress_bar_stops_at_100_percent():
+    """The session closes a moment after its duration: 05:03 / 05:00 read 101 %."""
+    from rapport_sync.ui.terminal import _bar
+
+    assert _bar(303.0 / 300.0, width=10) == "[##########] 100%"
+    assert _bar(0.5, width=10) == "[#####-----]  50%"

@@ -38,7 +38,9 @@ def _num(value: float | None, fmt: str, unit: str = "") -> str:
 
 
 def _bar(fraction: float, width: int = 24) -> str:
-    filled = int(round(max(0.0, min(1.0, fraction)) * width))
+    """A progress bar; the session's last second past its duration (closing) shows 100 %."""
+    fraction = max(0.0, min(1.0, fraction))
+    filled = int(round(fraction * width))
     return "[" + "#" * filled + "-" * (width - filled) + f"] {fraction * 100:3.0f}%"
 
 
