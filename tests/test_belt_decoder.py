@@ -7,15 +7,23 @@ take the state in force at its own device time.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pytest
+from belt_vectors import VECTORS, frame_from_fields
 from conftest import run_sim_session
 
 from rapport_sync.export.aligned import load_aligned
-from rapport_sync.protocol.belt import SamplesFrame, StatusFrame, encode_frame
+from rapport_sync.protocol.belt import (
+    DeviceInfoFrame,
+    Frame,
+    SamplesFrame,
+    StatusFrame,
+    encode_frame,
+)
 from rapport_sync.samples import BreathSamples, Chunk, DeviceEvent, PayloadKind
 from rapport_sync.session.belt_decoder import BeltDecoder
 from rapport_sync.sources.base import Clock, DeviceInfo, Source, register_backend
@@ -189,3 +197,87 @@ def test_a_beat_before_the_first_samples_frame_is_kept() -> None:
     assert times[1] - times[0] == pytest.approx(0.2, abs=0.05)
     assert t_b[0] - times[0] == pytest.approx(0.05, abs=0.05)
     assert np.all(np.diff(t_b) == pytest.approx(0.02))
+
+
+def _device_info(seq: int) -> DeviceInfoFrame:
+    """The firmware's device-info frame (the shared test vector) with another seq."""
+    (vector,) = [v for v in VECTORS["frames"] if v["name"] == "device_info_example"]
+    frame = frame_from_fields(vector["fields"])
+    assert isinstance(frame, DeviceInfoFrame)
+    return dataclasses.replace(frame, seq=seq)
+
+
+def _board_frames(first_seq: int, first_us: int, lost: set[int]) -> list[Frame]:
+    """What a board sends from ``first_seq`` on: a device-info and a status frame, then ten
+    samples frames; the frames whose seq is in ``lost`` never reach the host."""
+    frames: list[Frame] = [_device_info(first_seq),
+                           StatusFrame(first_seq + 1, first_us, (True, True), (False, False))]
+    frames += [samples_frame(first_seq + 2 + k, first_us + k * 100_000, [k] * 5)
+               for k in range(10)]
+    return [f for f in frames if f.seq not in lost]
+
+
+def _feed(decoder: BeltDecoder, chunks: list[list[Frame]]) -> list[str]:
+    """The notes of the device events, chunks 0.1 s apart on the host."""
+    out = []
+    for k, frames in enumerate(chunks):
+        data = b"".join(encode_frame(f) for f in frames)
+        out += decoder.feed(Chunk("board", (k + 1) * 100_000_000, PayloadKind.BELT, data))
+    return [d.detail for d in out if isinstance(d, DeviceEvent)]
+
+
+# A board up for a minute loses seq 5 and 6; it is unplugged and plugged back, its boot
+# frames (seq 0 to 39) fall in the port's reset wait, and the new board loses seq 45.
+OLD_BOARD = _board_frames(0, 60_000_000, lost={5, 6})
+NEW_BOARD = _board_frames(40, 2_000_000, lost={45})
+RESTART_NOTES = ["board 'esp32' firmware 1.0.0, 2 channels at 50 Hz",
+                 "2 frames lost (seq 5 → 7)",
+                 "board restarted (its clock went back from 60.98 s to 2.00 s)",
+                 "1 frames lost (seq 45 → 46)"]
+
+
+@pytest.mark.parametrize("new_board_chunks", [
+    [[f] for f in NEW_BOARD],  # the jump shows on a device-info frame that ends its chunk
+    [NEW_BOARD],  # the jump, and the clock going back, in one chunk
+], ids=["one frame a chunk", "one chunk"])
+def test_a_restart_loses_no_frames_and_losses_around_it_are_counted(
+        new_board_chunks: list[list[Frame]]) -> None:
+    """The jump in seq onto a restarted board (12 → 40 here, 28 frames as seq counts) is
+    no lost frames, whether or not the frame after it shows the clock going back in the
+    same chunk; the frames lost before and after the restart are counted, in the events
+    and in the frame decoder's count."""
+    decoder = BeltDecoder(DeviceInfo("board", "belt", {0: "a", 1: "b"}), 0)
+    notes = _feed(decoder, [[f] for f in OLD_BOARD] + new_board_chunks)
+    assert notes == RESTART_NOTES
+    assert decoder.frames.stats.frames_lost == 3
+
+
+def test_a_jump_just_before_an_announced_boot_is_the_old_boards_loss() -> None:
+    """A jump that shows on a device-info frame is judged at the next frame with a device
+    time; when the board's boot frame (seq 0) comes first, the jump was the old board's."""
+    old = [*OLD_BOARD, _device_info(14)]  # seq 12 and 13 lost
+    new = _board_frames(0, 0, lost=set())
+    decoder = BeltDecoder(DeviceInfo("board", "belt", {0: "a", 1: "b"}), 0)
+    notes = _feed(decoder, [[f] for f in old + new])
+    assert notes == [*RESTART_NOTES[:2], "2 frames lost (seq 12 → 14)", "board restarted",
+                     "board 'esp32' firmware 1.0.0, 2 channels at 50 Hz"]
+    assert decoder.frames.stats.frames_lost == 4
+
+
+def test_session_info_counts_no_gap_for_a_board_restart(tmp_path: Path) -> None:
+    """``rapport-sync info`` on a recording of that restart: two gaps, the restart as a
+    status event, and no line of frames lost across it."""
+    from rapport_sync.session.info import describe_session
+    from rapport_sync.session.store import SessionWriter
+
+    path = tmp_path / "restart.rapport"
+    writer = SessionWriter.create(path, {"start_host_ns": 0})
+    writer.add_device(DeviceInfo("board", "belt", {0: "a", 1: "b"}, "two-belt board"))
+    for k, frame in enumerate(OLD_BOARD + NEW_BOARD):  # one frame a chunk
+        writer.add_chunk(Chunk("board", (k + 1) * 100_000_000, PayloadKind.BELT,
+                               encode_frame(frame)))
+    writer.close((len(OLD_BOARD) + len(NEW_BOARD) + 1) * 100_000_000)
+    text = describe_session(path)
+    assert "\ngaps          2\n" in text
+    events = [line.split(": ", 1)[1] for line in text.splitlines() if "  board  " in line]
+    assert events == RESTART_NOTES

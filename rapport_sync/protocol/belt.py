@@ -256,7 +256,9 @@ class FrameDecoder:
     It never raises on device data. A block that fails to decode is returned as
     :class:`CorruptFrame` and counted; bytes before the first good frame are counted as
     skipped (a reader that joins mid-stream sees the tail of a frame first). A jump in
-    sequence numbers is returned as :class:`SequenceGap` before the frame that shows it.
+    sequence numbers is returned as :class:`SequenceGap` before the frame that shows it,
+    and counted as lost frames unless the caller finds it was a board restart
+    (:meth:`restarted_at`).
     """
 
     def __init__(self) -> None:
@@ -295,6 +297,14 @@ class FrameDecoder:
             name = type(frame).__name__
             self.stats.by_type[name] = self.stats.by_type.get(name, 0) + 1
             out.append(frame)
+
+    def restarted_at(self, gap: SequenceGap) -> None:
+        """Say that the board restarted at ``gap``, which this decoder returned: the jump
+        in seq was the new board counting from 0, not lost frames, so it comes off
+        ``stats.frames_lost``. A device-info frame with seq 0 says so by itself; when that
+        frame was missed, only the frames' device times going back show it (the caller's
+        judgement: a board's times are not checked here)."""
+        self.stats.frames_lost -= gap.missing
 
     def _reject(self, block: bytes, reason: str) -> CorruptFrame:
         if not self._seen_good:

@@ -38,7 +38,11 @@ class BeltDecoder(DeviceDecoder):
 
     A board that restarts (unplugged and plugged back) counts its clock from 0 again: a
     device-info frame with seq 0 says so, and so does a device time going back, for when
-    that frame was missed; either way the clock map starts afresh."""
+    that frame was missed; either way the clock map starts afresh. The jump in seq onto
+    the restarted board is then no lost frames: a jump is judged at the next frame with a
+    device time (a device-info frame has none), which may come in a later chunk, and only
+    reported (and left in the frame decoder's count of lost frames) if that frame does not
+    go back."""
 
     def __init__(self, info: DeviceInfo, session_start_ns: int) -> None:
         super().__init__(info, session_start_ns)
@@ -50,17 +54,18 @@ class BeltDecoder(DeviceDecoder):
         self._plug_changes: dict[int, list[tuple[float, bool]]] = {}
         self._newest_us = -np.inf  # device time of the newest sample, µs
         self._last_seq: int | None = None
+        # jumps in seq not judged yet (no frame with a device time since), with the host
+        # time of the chunk that showed each, oldest first
+        self._unjudged_gaps: list[tuple[SequenceGap, int]] = []
 
     def feed(self, chunk: Chunk) -> list[Decoded]:
         out: list[Decoded] = []
         host_s = chunk.host_time_ns / 1e9
         t_ns = chunk.host_time_ns
         items = self.frames.feed(chunk.payload)
-        for k, item in enumerate(items):
-            if isinstance(item, (SamplesFrame, StatusFrame, BeatFrame)) and self._went_back(item):
-                out.append(self._restarted(t_ns, f"its clock went back from "
-                                                 f"{self._newest_us / 1e6:.2f} s to "
-                                                 f"{item.device_time_us / 1e6:.2f} s"))
+        for item in items:
+            if isinstance(item, (SamplesFrame, StatusFrame, BeatFrame)):
+                out += self._judge_gaps(item, t_ns)
             if isinstance(item, SamplesFrame):
                 out += self._samples(item, host_s)
             elif isinstance(item, BeatFrame):
@@ -77,6 +82,7 @@ class BeltDecoder(DeviceDecoder):
                 # seq 0 is a boot, unless it follows 65535 (seq wraps every ~75 minutes)
                 booted = item.seq == 0 and self._last_seq != 0xFFFF
                 if self.board is not None and booted:
+                    out += self._report_gaps()  # the old board's: it said where it ended
                     out.append(self._restarted(t_ns))
                 if self.board is None or booted:
                     major, minor, patch = item.firmware_version
@@ -86,14 +92,7 @@ class BeltDecoder(DeviceDecoder):
                         f"{item.n_channels} channels at {item.sample_rate_mhz / 1000:g} Hz"))
                 self.board = item
             elif isinstance(item, SequenceGap):
-                timed = (i for i in items[k + 1 :]
-                         if isinstance(i, (SamplesFrame, StatusFrame, BeatFrame)))
-                following = next(timed, None)
-                if following is not None and self._went_back(following):
-                    continue  # not lost frames: a restarted board counting from 0 again
-                out.append(DeviceEvent(self.info.device, t_ns, DeviceEventKind.GAP,
-                                       f"{item.missing} frames lost (seq {item.expected} "
-                                       f"→ {item.received})"))
+                self._unjudged_gaps.append((item, t_ns))
             elif isinstance(item, CorruptFrame):
                 out.append(DeviceEvent(self.info.device, t_ns, DeviceEventKind.ERROR,
                                        f"corrupt frame dropped: {item.reason}"))
@@ -101,8 +100,29 @@ class BeltDecoder(DeviceDecoder):
                 self._last_seq = item.seq
         return out
 
-    def _went_back(self, frame: SamplesFrame | StatusFrame | BeatFrame) -> bool:
-        return frame.device_time_us < self._newest_us - RESTART_BACK_S * 1e6
+    def _judge_gaps(self, frame: SamplesFrame | StatusFrame | BeatFrame,
+                    t_ns: int) -> list[DeviceEvent]:
+        """Before a frame with a device time: if its time went back, the board restarted,
+        and the first jump in seq since the last such frame is the restarted board
+        counting from 0, not lost frames (any later jump is frames the new board lost);
+        the other jumps are reported as lost frames."""
+        if frame.device_time_us >= self._newest_us - RESTART_BACK_S * 1e6:
+            return self._report_gaps()
+        if self._unjudged_gaps:
+            gap, _ = self._unjudged_gaps.pop(0)
+            self.frames.restarted_at(gap)
+        restart = self._restarted(t_ns, f"its clock went back from "
+                                        f"{self._newest_us / 1e6:.2f} s to "
+                                        f"{frame.device_time_us / 1e6:.2f} s")
+        return [restart, *self._report_gaps()]
+
+    def _report_gaps(self) -> list[DeviceEvent]:
+        """The jumps in seq not judged yet, as lost frames."""
+        out = [DeviceEvent(self.info.device, t_ns, DeviceEventKind.GAP,
+                           f"{gap.missing} frames lost (seq {gap.expected} → {gap.received})")
+               for gap, t_ns in self._unjudged_gaps]
+        self._unjudged_gaps.clear()
+        return out
 
     def _restarted(self, t_ns: int, why: str = "") -> DeviceEvent:
         """Forget the board's clock and belt states: it restarted and counts from 0."""
