@@ -26,13 +26,13 @@ from .store_format import APPLICATION_ID, FORMAT_VERSION, SCHEMA, SUFFIX
 from .store_reader import SessionReader, StoredEvent, StoredMarker, merge_events
 
 __all__ = [
-    "FORMAT_VERSION",
     "APPLICATION_ID",
+    "FORMAT_VERSION",
     "SUFFIX",
-    "SessionWriter",
     "SessionReader",
-    "StoredMarker",
+    "SessionWriter",
     "StoredEvent",
+    "StoredMarker",
     "default_session_dir",
     "merge_events",
 ]

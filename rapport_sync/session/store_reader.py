@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from ..errors import SessionDamageWarning, SessionFileError
 from ..samples import Chunk, DeviceEvent, DeviceEventKind, PayloadKind
@@ -201,7 +201,7 @@ class SessionReader:
                 raise SessionFileError(_describe_db_error(self.path, exc)) from exc
         stats: dict[str, tuple[int, int, int, int]] = {}  # the rows that can be read
         for chunk in self.chunks():
-            n, b, t0, t1 = stats.get(chunk.device, (0, 0, chunk.host_time_ns, 0))
+            n, b, t0, _ = stats.get(chunk.device, (0, 0, chunk.host_time_ns, 0))
             stats[chunk.device] = (n + 1, b + len(chunk.payload), t0, chunk.host_time_ns)
         return stats
 
@@ -242,7 +242,7 @@ class SessionReader:
     def close(self) -> None:
         self._conn.close()
 
-    def __enter__(self) -> SessionReader:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
