@@ -233,7 +233,7 @@ NEW_BOARD = _board_frames(40, 2_000_000, lost={45})
 RESTART_NOTES = ["board 'esp32' firmware 1.0.0, 2 channels at 50 Hz",
                  "2 frames lost (seq 5 → 7)",
                  "board restarted (its clock went back from 60.98 s to 2.00 s)",
-                 "1 frames lost (seq 45 → 46)"]
+                 "1 frame lost (seq 45 → 46)"]
 
 
 @pytest.mark.parametrize("new_board_chunks", [

@@ -119,7 +119,8 @@ class BeltDecoder(DeviceDecoder):
     def _report_gaps(self) -> list[DeviceEvent]:
         """The jumps in seq not judged yet, as lost frames."""
         out = [DeviceEvent(self.info.device, t_ns, DeviceEventKind.GAP,
-                           f"{gap.missing} frames lost (seq {gap.expected} → {gap.received})")
+                           f"{gap.missing} frame{'s' if gap.missing != 1 else ''} lost "
+                           f"(seq {gap.expected} → {gap.received})")
                for gap, t_ns in self._unjudged_gaps]
         self._unjudged_gaps.clear()
         return out
