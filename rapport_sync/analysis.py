@@ -198,14 +198,17 @@ def _replay_person(x: np.ndarray, fs: float, kind: str, source_rate_hz: float | 
     tr = BreathTracker(fs, kind, max_events=10**7, source_rate_hz=source_rate_hz)
     hop = int(fs)  # one second per call, as a session would deliver it
     sig, pha, states = [], [], []
+    onsets = []  # (inhalation onset, time it was known)
     for i in range(0, len(x), hop):
         out = tr.update(x[i:i + hop])
         sig.append(out.signal)
         pha.append(out.phase)
         states.append(tr.state)
+        known = (i + len(out.phase)) / fs
+        onsets += [(e.time_s, known) for e in tr.take_events() if e.kind == EventKind.INHALE]
     return {"signal": np.concatenate(sig) if sig else np.empty(0),
             "phase": np.concatenate(pha) if pha else np.empty(0),
-            "events": list(tr.events), "state": tr.state, "states": states}
+            "events": list(tr.events), "state": tr.state, "states": states, "onsets": onsets}
 
 
 def _reference_input(raw: np.ndarray, cleaned: np.ndarray, kind: str, fs: float) -> np.ndarray:
@@ -346,6 +349,9 @@ def analyze_arrays(time_s: np.ndarray, a_resp: np.ndarray, b_resp: np.ndarray, *
     live = {p: _replay_person(x, fs, k, rates[p])
             for p, x, k in (("a", xa, kind_a), ("b", xb, kind_b))}
     dy = DyadTracker(fs, window_s, max_lag_s=max_lag_s, history_len=len(grid))
+    for p in ("a", "b"):
+        for onset, known in live[p]["onsets"]:
+            dy.add_onsets(p, [onset], known)
     for i in range(0, len(grid), int(fs)):
         s = slice(i, i + int(fs))
         dy.update(live["a"]["phase"][s], live["b"]["phase"][s], live["a"]["signal"][s],
@@ -365,6 +371,8 @@ def analyze_arrays(time_s: np.ndarray, a_resp: np.ndarray, b_resp: np.ndarray, *
     whole = window_sync(ra, rb, sa, sb, fs_dec, float(grid[-1]), max_lag_s)
     windows = DyadTracker(fs_dec, window_s, max_lag_s=max_lag_s, update_every_s=5.0,
                           analysis_hz=fs_dec, history_len=len(ra))
+    for p in ("a", "b"):  # offline: every onset counts in its windows
+        windows.add_onsets(p, [onset for onset, _ in live[p]["onsets"]], -math.inf)
     windows.update(ra, rb, sa, sb)
     win = list(windows.history)
     kinds = ("circular_shift", "segment_shuffle", "iaaft") + (("pseudo_dyad",) if pool else ())

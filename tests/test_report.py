@@ -177,5 +177,10 @@ def test_the_breathing_rates_count_pauses_as_the_simulated_breaths_do(tmp_path):
                       text)
     assert rates is not None
     assert [float(r) for r in rates.groups()] == [pytest.approx(t, abs=0.3) for t in truth]
-    (epoch,) = epoch_table(load_aligned(path))  # no marker: one epoch, the whole session
+    session = load_aligned(path)
+    (epoch,) = epoch_table(session)  # no marker: one epoch, the whole session
     assert [epoch["ra"], epoch["rb"]] == [pytest.approx(float(r), abs=0.05) for r in rates.groups()]
+    # the windows' rates (the rates plot, the exports) count the pauses as well
+    windowed = [np.nanmedian([s.rate_a_bpm for s in session.sync_history]),
+                np.nanmedian([s.rate_b_bpm for s in session.sync_history])]
+    assert windowed == [pytest.approx(t, abs=0.5) for t in truth]

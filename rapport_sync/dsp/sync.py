@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from .chance_band import lag_count, rayleigh_p95, surrogate_p95
+from .events import onset_rate_bpm
 from .filters import Ring, wrap
 
 __all__ = ["MIN_VALID_FRACTION", "DyadTracker", "SyncState", "above_chance", "judged",
@@ -147,8 +149,14 @@ def window_sync(phase_a: np.ndarray, phase_b: np.ndarray, signal_a: np.ndarray,
                 min_shift_s: float = 10.0, min_lead_s: float = 0.2,
                 past_za: np.ndarray | None = None, past_zb: np.ndarray | None = None,
                 min_surrogate_s: float = 120.0,
-                library: tuple[float, float, int] | None = None) -> SyncState:
+                library: tuple[float, float, int] | None = None,
+                rates_bpm: tuple[float, float] | None = None) -> SyncState:
     """Synchrony metrics of one window (arrays already on the analysis rate ``fs``).
+
+    ``rates_bpm`` are both people's breathing rates over the window if known (from their
+    inhalation onsets, :meth:`DyadTracker.add_onsets`); without them (or NaN) a rate is
+    the phase's advance over the samples where the phase is given, which leaves out the
+    time the phase is withheld (pauses) and reads high in a window with a pause.
 
     ``past_za``/``past_zb`` are both people's unit phasors e^{iφ} just before the window
     (same rate and length, NaN where invalid); with them the chance band comes from the
@@ -163,12 +171,13 @@ def window_sync(phase_a: np.ndarray, phase_b: np.ndarray, signal_a: np.ndarray,
     valid = np.isfinite(pa) & np.isfinite(pb)
     nv = int(valid.sum())
     window_s = n / fs
-    fa, _ = _cycles(pa, fs)
+    fa, _ = _cycles(pa, fs)  # cycles per second of phase: N and the lag range
     fb, _ = _cycles(pb, fs)
+    ra, rb = (r if math.isfinite(r) else 60 * f
+              for r, f in zip(rates_bpm or (NAN, NAN), (fa, fb)))
     if nv < max(8, 0.2 * n) or not (fa > 0 and fb > 0):
         return SyncState(time_s, NAN, NAN, NAN, NAN, NAN, "none", NAN, NAN, NAN, nv / max(n, 1),
-                         NAN, fa * 60, fb * 60, (fa - fb) * 60, NAN, NAN, NAN, window_s, 0, NAN,
-                         NAN)
+                         NAN, ra, rb, ra - rb, NAN, NAN, NAN, window_s, 0, NAN, NAN)
     za = np.where(valid, np.exp(1j * np.where(valid, pa, 0.0)), 0.0)
     zb = np.where(valid, np.exp(1j * np.where(valid, pb, 0.0)), 0.0)
     mean = (za * np.conj(zb)).sum() / nv
@@ -201,8 +210,8 @@ def window_sync(phase_a: np.ndarray, phase_b: np.ndarray, signal_a: np.ndarray,
         leader = "a" if lag_s > 0 else "b"
     return SyncState(time_s, plv, ppc, float((za * np.conj(zb)).real.sum() / nv),
                      float(np.degrees(np.angle(mean))), lag_s, leader, lag_plv, chance,
-                     chance_lag, nv / n, float(n_eff), fa * 60, fb * 60, (fa - fb) * 60,
-                     float(abs(fa - fb) / fbar), wcc_r, wcc_lag, window_s, shifts, surr,
+                     chance_lag, nv / n, float(n_eff), ra, rb, ra - rb,
+                     float(abs(ra - rb) / (0.5 * (ra + rb))), wcc_r, wcc_lag, window_s, shifts, surr,
                      surr_lag, tuple(np.round(r_lag, 4).tolist()), 1.0 / fs)
 
 
@@ -292,6 +301,8 @@ class DyadTracker:
         # phases before it that the chance band shifts the partner over
         self._rows = Ring(self._win + self._past, width=4)
         self._n = 0
+        # inhalation onsets (time, known at) per person, once given: the windows' rates
+        self._onsets: tuple[deque[tuple[float, float]], ...] | None = None
         self.history: deque[SyncState] = deque(maxlen=history_len)
         self.state: SyncState | None = None
         self.n_states = 0  # states computed so far (the history keeps the newest)
@@ -318,6 +329,28 @@ class DyadTracker:
         self._n += n
         return self.state
 
+    def add_onsets(self, person: str, times_s: Iterable[float], known_s: float) -> None:
+        """Inhalation onsets (s, the tracker's time) of ``person`` (``"a"`` or ``"b"``),
+        found by time ``known_s``. Once onsets are given, each window's rates are
+        :func:`~rapport_sync.dsp.events.onset_rate_bpm` of the onsets inside it that were
+        known at its end (the phase's advance below three): pauses count, as in the
+        session's rate."""
+        if self._onsets is None:
+            self._onsets = (deque(), deque())
+        queue = self._onsets["ab".index(person)]
+        queue.extend((float(t), float(known_s)) for t in times_s)
+
+    def _window_rates(self, end_s: float) -> tuple[float, float] | None:
+        if self._onsets is None:
+            return None
+        rates = []
+        for queue in self._onsets:
+            while queue and queue[0][0] < end_s - self.window_s:
+                queue.popleft()  # before any window still to come
+            rates.append(onset_rate_bpm(
+                [t for t, known in queue if known <= end_s and t >= end_s - self.window_s]))
+        return rates[0], rates[1]
+
     def _compute(self, n_abs: int) -> None:
         have = min(self._rows.total, self._win)
         if have < self._min:
@@ -330,7 +363,8 @@ class DyadTracker:
             za, zb = np.exp(1j * rows[:-have, :2].T)  # NaN where there is no phase
         s = window_sync(pa, pb, sa, sb, self._fs_dec, n_abs / self.fs, self.max_lag_s,
                         self.min_shift_s, past_za=za, past_zb=zb,
-                        min_surrogate_s=self.min_surrogate_s, library=library)
+                        min_surrogate_s=self.min_surrogate_s, library=library,
+                        rates_bpm=self._window_rates(n_abs / self.fs))
         if library is None:
             self._library = (s.surrogate_plv95, s.surrogate_lag_plv95, s.chance_shifts)
         self.state = s
@@ -340,9 +374,15 @@ class DyadTracker:
 
 def sync_series(phase_a: np.ndarray, phase_b: np.ndarray, signal_a: np.ndarray,
                 signal_b: np.ndarray, fs: float = 25.0, window_s: float = 60.0,
+                onsets: Mapping[str, Iterable[tuple[float, float]]] | None = None,
                 **options: float) -> list[SyncState]:
-    """Batch form of :class:`DyadTracker`: every state it would produce on these arrays."""
+    """Batch form of :class:`DyadTracker`: every state it would produce on these arrays;
+    ``onsets`` maps ``"a"``/``"b"`` to (onset time, time known) pairs, as given to
+    :meth:`DyadTracker.add_onsets`."""
     n = len(phase_a)
     dy = DyadTracker(fs, window_s, history_len=n + 1, **options)  # type: ignore[arg-type]
+    for person, pairs in (onsets or {}).items():
+        for t, known in pairs:
+            dy.add_onsets(person, [t], known)
     dy.update(phase_a, phase_b, signal_a, signal_b)
     return list(dy.history)

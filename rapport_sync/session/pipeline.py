@@ -20,6 +20,7 @@ import numpy as np
 
 from ..dsp import ANALYSIS_RATE_HZ
 from ..dsp.breathing import BreathState, BreathTracker
+from ..dsp.events import EventKind
 from ..dsp.heart import HeartState, HeartTracker
 from ..dsp.resample import GRID_MAX_GAP_S, RR_MAX_GAP_S
 from ..dsp.sync import DyadTracker, SyncState
@@ -165,6 +166,8 @@ class PersonChannel:
     pending_signal: list[float] = field(default_factory=list)
     pending_phase: list[float] = field(default_factory=list)
     pending_start: int | None = None  # grid tick of the first pending sample
+    origin_tick: int | None = None  # the grid tick the tracker's time 0 is
+    new_onsets: list[tuple[float, float]] = field(default_factory=list)  # (time, known at)
     recorder: list[tuple[int, np.ndarray, np.ndarray]] | None = None
 
     def use(self, kind: SignalKind, rate_hz: float | None = None) -> None:
@@ -183,6 +186,11 @@ class PersonChannel:
         if len(x) == 0 or self.tracker is None:
             return
         out = self.tracker.update(x)
+        if self.origin_tick is None:
+            self.origin_tick = first
+        known = (first + len(x)) / self.fs
+        self.new_onsets += [(self.origin_tick / self.fs + e.time_s, known)
+                            for e in self.tracker.take_events() if e.kind == EventKind.INHALE]
         if self.pending_start is None:
             self.pending_start = first
         self.pending_signal += np.asarray(out.signal, dtype=float).tolist()
@@ -378,6 +386,10 @@ class DyadPipeline:
         sa, pa = a.take(start, upto)
         sb, pb = b.take(start, upto)
         self._dyad_tick = upto
+        for p, ch in (("a", a), ("b", b)):
+            for t, known in ch.new_onsets:
+                self.dyad.add_onsets(p, [t], known)
+            ch.new_onsets.clear()
         before = self.dyad.n_states
         self.dyad.update(pa, pb, sa, sb)
         new = self.dyad.n_states - before  # a long chunk can complete several windows
