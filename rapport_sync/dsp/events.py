@@ -85,7 +85,8 @@ class BreathEventDetector:
         self.fs, self.onset_tol, self.delay_s = fs, onset_tol, delay_s
         self.hysteresis, self.shallow, self.sigh, self.pause_s = hysteresis, shallow, sigh, pause_s
         self.depth_ref = float("nan")  # typical depth; set from the signal until breaths exist
-        self.depths: list[float] = []
+        self.depths: list[float] = []  # of the last non-sigh half-breaths
+        self._seed = float("nan")  # the typical depth from the signal's range, before breaths
         self.periods: list[float] = []
         self._seek_peak = True
         self._ext_v = float("nan")
@@ -212,13 +213,15 @@ class BreathEventDetector:
             flag = BreathFlag.SHALLOW
         if np.isfinite(depth):
             self._streak = (self._streak + [(flag, depth)])[-5:]
-            same = [d for f, d in self._streak if f == flag]
-            if flag == BreathFlag.GOOD:  # shallow ones alone would ratchet it down
-                self.depths = (self.depths + [depth])[-9:]
-            elif (flag == BreathFlag.SIGH and all(f == flag for f, _ in self._streak[-3:])
-                  and len(self._streak) >= 3) or (flag == BreathFlag.SHALLOW and len(same) == 5):
-                self.depths = same[-3:]  # not an exception any more: the new normal depth
-            self.depth_ref = median_of(self.depths) if self.depths else self.depth_ref
+            if flag != BreathFlag.SIGH:  # shallow ones too: left out, they let deeper
+                self.depths = (self.depths + [depth])[-9:]  # breaths set the depth alone
+            elif all(f == flag for f, _ in self._streak[-3:]) and len(self._streak) >= 3:
+                # not an exception any more: the new normal depth
+                self.depths = [d for f, d in self._streak if f == flag][-3:]
+            # until five are known the signal's own range counts as two of them, so that
+            # one early half-breath (a bump, a sigh) does not set the typical depth alone
+            prior = [self._seed] * 2 if len(self.depths) < 5 and np.isfinite(self._seed) else []
+            self.depth_ref = median_of(self.depths + prior) if self.depths else self.depth_ref
         cycle = float("nan")
         plateau_s = (ext.index - ext.plateau_from) / self.fs if ext.plateau_from >= 0 else 0.0
         paused = plateau_s >= self.pause_limit_s()
@@ -242,13 +245,13 @@ class BreathEventDetector:
     def seed_depth(self, depth: float) -> None:
         """Set the typical depth from the signal itself (before breaths are known)."""
         if not self.depths and np.isfinite(depth) and depth > 0:
-            self.depth_ref = float(depth)
+            self.depth_ref = self._seed = float(depth)
 
     def reseed_depth(self, depth: float) -> None:
         """Breathing got much shallower (no breath for long): start the depth over, lower."""
         if np.isfinite(depth) and 0 < depth < self.depth_ref:
             self.depths = []
-            self.depth_ref = float(depth)
+            self.depth_ref = self._seed = float(depth)
 
 
 def onset_rate_bpm(onsets_s: Sequence[float]) -> float:
