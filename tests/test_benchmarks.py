@@ -58,3 +58,23 @@ def test_the_weak_source_table_runs_on_real_beats():
     (source_1, *_, plv_belt, _, _), (source_2, *_, plv_rr, _, _) = phase_accuracy.rr_fallback(belt)
     assert (source_1, source_2) == ("belt", "RR of the ECG")
     assert plv_belt > 0.7 and plv_rr < plv_belt
+
+
+def test_the_real_recording_plays_at_its_own_speed_twice_as_fast():
+    """The files' time axis is half the recording's speed: at the files' times the ECG's
+    heart rate is 35 bpm, at twice the speed that of a resting adult; the belt then
+    breathes 10-20 times a minute."""
+    from benchmarks.common import TRUE_SPEED, real_beats, real_belt
+
+    from rapport_sync.dsp.breathing import track_breathing
+    from rapport_sync.dsp.events import EventKind, onset_rate_bpm
+
+    slow, fast, belt = real_beats(), real_beats(TRUE_SPEED), real_belt(speed=TRUE_SPEED)
+    if slow is None or fast is None or belt is None:
+        pytest.skip("the real recordings are not here (set RAPPORT_SYNC_DATA)")
+    assert 30 < 60 / np.median(np.diff(slow)) < 40
+    assert 60 < 60 / np.median(np.diff(fast)) < 80
+    assert len(belt) / 25.0 == pytest.approx(120.0, abs=0.1)
+    _, events, _ = track_breathing(belt, 25.0)
+    rate = onset_rate_bpm([e.time_s for e in events if e.kind == EventKind.INHALE])
+    assert 10 < rate < 20
