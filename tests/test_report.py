@@ -68,6 +68,21 @@ def test_epochs_split_the_windows_at_the_markers(gapped_session):
     assert all(e["plv"] > 0.5 and e["above"] > 0.5 for e in epochs), epochs
 
 
+def test_a_last_window_ending_after_the_session_is_in_the_last_epoch(gapped_session):
+    """A window's time is one grid step after its last sample; a session stopped within
+    that step of its last sample has its last window end after the session did, and the
+    epoch table left that window out of every epoch."""
+    import dataclasses
+
+    session = load_aligned(gapped_session.path)
+    last = session.sync_history[-1]
+    ended = dataclasses.replace(session, duration_s=last.time_s - 0.5 / session.fs)
+    epochs = epoch_table(ended)
+    assert [e["n_windows"] for e in epochs] == [e["n_windows"] for e in epoch_table(session)]
+    assert epochs[-1]["end_s"] == ended.duration_s
+    assert sum(e["n_windows"] for e in epochs) == len(session.sync_history)
+
+
 def test_without_the_surrogate_module_the_report_says_so(gapped_session, monkeypatch):
     monkeypatch.setitem(sys.modules, "rapport_sync.analysis", None)
     results, note = surrogate_table(load_aligned(gapped_session.path), n=19)

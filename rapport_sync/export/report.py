@@ -76,6 +76,9 @@ def epoch_table(session: AlignedSession, onsets: dict[str, list[float]] | None =
 
     A window belongs to the epoch its end time falls in (windows look back
     ``window_s``, so the first window of an epoch still reaches into the one before).
+    A window's end time is one grid step after its last sample, so the last window can
+    end after the session did (stopped within that step of its last sample): it belongs
+    to the last epoch.
     """
     if onsets is None:
         onsets = inhalation_onsets(session)
@@ -84,7 +87,8 @@ def epoch_table(session: AlignedSession, onsets: dict[str, list[float]] | None =
     for (t0, label), (t1, _) in itertools.pairwise(bounds):
         if t1 <= t0:
             continue
-        inside = [s for s in session.sync_history if t0 <= s.time_s < t1]
+        until = math.inf if t1 == session.duration_s else t1
+        inside = [s for s in session.sync_history if t0 <= s.time_s < until]
         rows.append({"start_s": t0, "end_s": t1, "label": label, "n_windows": len(inside),
                      **_window_stats(inside), **_onset_rates(onsets, t0, t1)})
     return rows
