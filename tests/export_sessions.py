@@ -2,15 +2,21 @@
 
 Person A is on one simulated board, person B on a second one whose link drops for
 ``GAP_S`` of the board's own time (the frames sampled then never reach the session, as
-when a USB cable or a BLE link goes), so B has a real gap while A carries on. The drop
-follows the board's clock, not the host's, so a busy machine moves it by no more than
-the clock mapping's offset. Both boards simulate the same dyad (same seed and
-script), so the coupling is the simulator's.
+when a USB cable or a BLE link goes), so B has a real gap while A carries on. Both
+boards simulate the same dyad (same seed and script), so the coupling is the simulator's.
+
+The session is a real :class:`LiveSession` writing a real session file, on a virtual
+clock: one source thread sends both boards' chunks in the order of their arrival stamps
+and adds the markers at their exact times, so every run stores the same chunks at the
+same stamps. (Two source threads on one virtual clock would race to move it, and on a
+scaled real clock a busy machine moves the gap and the markers.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import heapq
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from rapport_sync.samples import Chunk, DeviceEvent, DeviceEventKind
@@ -19,89 +25,103 @@ from rapport_sync.sources.base import (
     Clock,
     DeviceInfo,
     Emit,
-    MonotonicClock,
     Source,
     SourceSpec,
+    VirtualClock,
     register_backend,
 )
 from rapport_sync.sources.sim import SimSource, open_sim
 
 GAP_S = (70.0, 80.0)
 MARKERS = ((40.0, "baseline end"), (100.0, "task start"))
-DURATION_S = 150.0
-SPEED = 20.0  # paced, not virtual: two sources on a virtual clock would race each other
-# Where the session puts the board's gap depends on the host's delays, magnified by SPEED
-# (a 30-ms stall on a busy machine is 0.6 s of session time); its length does not.
 GAP_WHERE_SLACK_S = 1.0
 GAP_LENGTH_SLACK_S = 0.3
-_ON_TIME: list = []
+DURATION_S = 150.0
 
 
-class LinkDropSource(Source):
-    """A simulated board whose link is down while it samples ``gap_s`` (board seconds);
-    calls ``on_time`` with the host's session time as chunks pass."""
+class TwoBoardsSource(Source):
+    """A's board and B's board, whose link is down while it samples ``gap_s`` (board
+    seconds), on one thread. Each board's whole run is taken first, on a virtual clock of
+    its own from the session's start; then the two are sent in the order of their arrival
+    stamps as the session's clock reaches them, with ``add_marker(label)`` called at each
+    of ``markers`` (session seconds, label)."""
 
-    def __init__(self, inner: SimSource, gap_s: tuple[float, float], clock: Clock) -> None:
+    def __init__(self, a: SimSource, b: SimSource, gap_s: tuple[float, float],
+                 markers: Sequence[tuple[float, str]], add_marker: Callable[[str], object],
+                 clock: Clock) -> None:
         super().__init__(clock)
-        self.inner = inner
-        self.inner._stop = self._stop  # stopping this stops the board
+        self.a, self.b = a, b
+        a._stop = b._stop = self._stop  # stopping this stops the boards
         self.gap_s = gap_s
-        self.name = "sim-belt-b"
-        self.on_time = _ON_TIME[-1] if _ON_TIME else (lambda t_s: None)
+        self.markers = sorted(markers)
+        self.add_marker = add_marker
+        self.duration_s = a.duration_s  # the session sees a source that ends by itself
 
     @property
     def devices(self) -> list[DeviceInfo]:
-        info = self.inner.devices[0]
-        return [DeviceInfo(self.name, info.protocol, info.persons, info.description + ", "
-                           "link drops", info.details)]
+        b = self.b.devices[0]
+        return [self.a.devices[0],
+                dataclasses.replace(b, description=b.description + ", link drops")]
 
     def _run(self, emit: Emit) -> None:
         start_ns = self.clock.now_ns()
-        down = False
+        sent_a = self._sent(self.a, start_ns)
+        sent_b = self._sent(self.b, start_ns, self.gap_s)
+        markers = [(start_ns + round(t_s * 1e9), label) for t_s, label in self.markers]
+        # A first at equal stamps (same seed, same USB delays)
+        for item in heapq.merge(sent_a, sent_b, key=lambda item: item.host_time_ns):
+            while markers and markers[0][0] <= item.host_time_ns:
+                t_ns, label = markers.pop(0)
+                if not self.clock.sleep_until_ns(t_ns, self._stop):
+                    return
+                self.add_marker(label)
+            if not self.clock.sleep_until_ns(item.host_time_ns, self._stop):
+                return
+            emit(item)
 
-        board = self.inner.board
+    @staticmethod
+    def _sent(board: SimSource, start_ns: int, gap_s: tuple[float, float] | None = None
+              ) -> list[Chunk | DeviceEvent]:
+        """What ``board`` sends in its whole run from ``start_ns``, in order; with
+        ``gap_s`` its frames sampled then are lost, between a disconnect and a connect."""
+        board.clock = VirtualClock(start_ns)
+        sent: list[Chunk | DeviceEvent] = []
+        down = False
 
         def relay(item: Chunk | DeviceEvent) -> None:
             nonlocal down
-            self.on_time((self.clock.now_ns() - start_ns) / 1e9)
-            if not isinstance(item, Chunk):
-                emit(DeviceEvent(self.name, item.host_time_ns, item.kind, item.detail))
-                return
-            sampled_s = (board._frames_sent - 1) * board.frame_period_s  # this frame's start
-            in_gap = self.gap_s[0] <= sampled_s < self.gap_s[1]
-            if in_gap != down:
-                down = in_gap
-                emit(DeviceEvent(self.name, item.host_time_ns, DeviceEventKind.DISCONNECTED
-                                 if down else DeviceEventKind.CONNECTED, "link"))
-            if not down:
-                emit(Chunk(self.name, item.host_time_ns, item.kind, item.payload))
+            if isinstance(item, Chunk) and gap_s is not None:
+                frames = board.board
+                sampled_s = (frames._frames_sent - 1) * frames.frame_period_s  # frame start
+                in_gap = gap_s[0] <= sampled_s < gap_s[1]
+                if in_gap != down:
+                    down = in_gap
+                    sent.append(DeviceEvent(item.device, item.host_time_ns,
+                                            DeviceEventKind.DISCONNECTED if down
+                                            else DeviceEventKind.CONNECTED, "link"))
+                if down:
+                    return
+            sent.append(item)
 
-        self.inner._run(relay)
-
-
-def _open_link_drop(target: str, persons: Mapping[str | None, str], clock: Clock) -> Source:
-    return LinkDropSource(open_sim(target, persons, clock), GAP_S, clock)
+        board._run(relay)
+        return sent
 
 
 def run_gapped_session(path: Path, seed: int = 1, script: str = "coupled") -> LiveSession:
-    """Run the session of the module docstring (about 8 s); returns it stopped."""
-    register_backend("sim-link-drop", _open_link_drop)
+    """Run the session of the module docstring (a few seconds); returns it stopped."""
+    def open_boards(target: str, persons: Mapping[str | None, str], clock: Clock) -> Source:
+        assert persons == {"0": "a", "1": "b"}, persons
+        a, b = (open_sim(target, {channel: person}, clock)
+                for channel, person in persons.items())
+        b.device_id = "sim-belt-b"  # a second board
+        return TwoBoardsSource(a, b, GAP_S, MARKERS, session.add_marker, clock)
+
+    register_backend("sim-two-boards", open_boards)
     target = f"seed={seed},script={script},duration={DURATION_S}"
-    session = LiveSession(
-        {"a": SourceSpec.parse(f"sim:{target}"), "b": SourceSpec.parse(f"sim-link-drop:{target}")},
-        path, {"a": "Ann Example", "b": "Ben Example"}, clock=MonotonicClock(SPEED),
-        window_s=30.0)
-    pending = list(MARKERS)
-
-    def on_time(t_s: float) -> None:  # runs on B's source thread, at virtual time t_s
-        while pending and t_s >= pending[0][0]:
-            session.add_marker(pending.pop(0)[1])
-
-    _ON_TIME.append(on_time)
-    try:
-        session.start()
-    finally:
-        _ON_TIME.pop()
+    spec = SourceSpec.parse(f"sim-two-boards:{target}")  # one source, A on 0 and B on 1
+    session = LiveSession({"a": spec, "b": spec}, path, {"a": "Ann Example", "b": "Ben Example"},
+                          clock=VirtualClock(start_ns=5 * 10**12), window_s=30.0)
+    session.start()
     for source in session.sources:
         assert source._thread is not None
         source._thread.join(120)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -72,3 +74,34 @@ def test_info_times_round_before_they_split(seconds: float, text: str) -> None:
     from rapport_sync.session.info import _clock
 
     assert _clock(seconds) == text
+
+
+def test_the_gapped_session_is_the_same_every_run(gapped_session, tmp_path):
+    """The shared session with B's link drop (exports, reports) is made on a virtual clock
+    by one source thread: another run stores the same chunks at the same stamps, the same
+    events and the markers at their exact times, and analyses them to the same windows.
+    (On a scaled real clock a busy machine moved the gap and the markers.)"""
+    from export_sessions import MARKERS, run_gapped_session
+
+    def stored(path):  # type: ignore[no-untyped-def]
+        with SessionReader(path) as r:
+            start = r.meta["start_host_ns"]
+            # the worker stores what the decoders report as it reads the chunks: the
+            # events' rows may interleave differently, their contents may not
+            return ([dataclasses.replace(c, host_time_ns=c.host_time_ns - start)
+                     for c in r.chunks()],
+                    sorted((e.device, e.host_ns - start, str(e.kind), e.detail)
+                           for e in r.events()),
+                    [(m.host_ns - start, m.label) for m in r.markers()])
+
+    again = run_gapped_session(tmp_path / "again.rapport")
+    first = stored(gapped_session.path)
+    assert stored(again.path) == first
+    chunks, events, markers = first
+    assert {c.device for c in chunks} == {"sim-belt-1", "sim-belt-b"}
+    assert markers == [(round(t_s * 1e9), label) for t_s, label in MARKERS]
+    assert [kind for device, _, kind, detail in events
+            if device == "sim-belt-b" and detail == "link"] == ["disconnected", "connected"]
+    windows = [np.array([(s.time_s, s.plv, s.lag_s, s.chance_plv95) for s in run.pipeline
+                         .sync_history]) for run in (gapped_session, again)]
+    assert len(windows[0]) > 100 and np.array_equal(*windows, equal_nan=True)
