@@ -19,6 +19,8 @@ import heapq
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import pytest
+
 from rapport_sync.samples import Chunk, DeviceEvent, DeviceEventKind
 from rapport_sync.session.live import LiveSession
 from rapport_sync.sources.base import (
@@ -32,10 +34,19 @@ from rapport_sync.sources.base import (
 )
 from rapport_sync.sources.sim import SimSource, open_sim
 
-GAP_S = (70.0, 80.0)
+GAP_S = (70.0, 80.0)  # B's board samples these seconds with its link down
+FS_HZ = 50.0  # the boards' belt rate (the simulator's default)
+# Exports list a gap from the last sample before it to the first after it.
+GAP_LISTED_S = (GAP_S[0] - 1 / FS_HZ, GAP_S[1])
+# The session maps B's board clock to session time under the fastest arrivals, whose USB
+# delay is 2 to 3 ms: the listed gap sits that much later in session time. Its length is
+# the board's, to the clock fit's drift and the exports' 0.1 ms.
+GAP_WHERE_SLACK_S = 0.005
+GAP_LENGTH_SLACK_S = 0.001
+LISTED_GAP = (pytest.approx(GAP_LISTED_S[0], abs=GAP_WHERE_SLACK_S),  # (start, length)
+              pytest.approx(GAP_LISTED_S[1] - GAP_LISTED_S[0], abs=GAP_LENGTH_SLACK_S))
 MARKERS = ((40.0, "baseline end"), (100.0, "task start"))
-GAP_WHERE_SLACK_S = 1.0
-GAP_LENGTH_SLACK_S = 0.3
+MARKER_SLACK_S = 1e-4  # markers are added at these session times exactly (EDF+ keeps 100 µs)
 DURATION_S = 150.0
 
 
@@ -117,7 +128,7 @@ def run_gapped_session(path: Path, seed: int = 1, script: str = "coupled") -> Li
         return TwoBoardsSource(a, b, GAP_S, MARKERS, session.add_marker, clock)
 
     register_backend("sim-two-boards", open_boards)
-    target = f"seed={seed},script={script},duration={DURATION_S}"
+    target = f"seed={seed},script={script},duration={DURATION_S},fs={FS_HZ}"
     spec = SourceSpec.parse(f"sim-two-boards:{target}")  # one source, A on 0 and B on 1
     session = LiveSession({"a": spec, "b": spec}, path, {"a": "Ann Example", "b": "Ben Example"},
                           clock=VirtualClock(start_ns=5 * 10**12), window_s=30.0)

@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 from conftest import cli, small_disk
-from export_sessions import GAP_S
+from export_sessions import FS_HZ, GAP_S
 
 from rapport_sync.cli import main
 from rapport_sync.errors import StoreError
@@ -46,7 +46,7 @@ def test_aligned_columns_are_documented_and_gaps_are_empty(csv_dir):
 def test_raw_files_keep_rows_for_missing_samples(csv_dir):
     raw_b = rows(csv_dir / "raw_sub-02.csv")
     empty = [r for r in raw_b if r["value"] == ""]
-    assert len(empty) == pytest.approx((GAP_S[1] - GAP_S[0]) * 50, rel=0.05)
+    assert len(empty) == (GAP_S[1] - GAP_S[0]) * FS_HZ  # every sample of the lost frames
     assert {r["participant"] for r in rows(csv_dir / "gaps.csv")} == {"sub-02"}
 
 
