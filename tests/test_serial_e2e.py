@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from belt_host_build import build_belt_host
-from test_serial_source import Recorder
+from test_serial_source import Recorder, connected_source
 
 from rapport_sync.protocol.belt import (
     DeviceInfoFrame,
@@ -57,25 +57,15 @@ def test_c_board_through_pty_with_noise_dropped_byte_and_unplug(
     first[cut:cut] = NOISE  # line noise
     del first[2 * len(first) // 3]  # one dropped byte
 
-    link = tmp_path / "ttyBELT"
-    rec = Recorder()
-    source = SerialSource(str(link), {0: "a", 1: "b"}, reset_wait_s=0.0,
-                          reopen_interval_s=0.05)
-    port = sim_serial.VirtualSerialPort(link)
-    try:
-        source.start(rec)
-        rec.wait_for(lambda: DeviceEventKind.CONNECTED in rec.events())
+    with connected_source(tmp_path / "ttyBELT", reset_wait_s=0.0) as (rec, source, port):
         relay(port, bytes(first))
         rec.wait_for(lambda: len(rec.payload()) >= len(first))
-        port.close()  # unplugged: the board loses power
+        port.unplug()
         rec.wait_for(lambda: DeviceEventKind.DISCONNECTED in rec.events())
-        port = sim_serial.VirtualSerialPort(link)  # plugged back in: the board boots again
+        port.plug_in()  # the board boots again
         rec.wait_for(lambda: rec.events().count(DeviceEventKind.CONNECTED) == 2)
         relay(port, second)
         rec.wait_for(lambda: len(rec.payload()) >= len(first) + len(second))
-    finally:
-        source.stop()
-        port.close()
     assert source.error is None
     assert rec.payload() == bytes(first) + second  # the source changes no byte
 
@@ -168,26 +158,16 @@ def test_a_board_replugged_during_the_reset_wait_is_a_restart_not_the_past(
             time.sleep(max(0.0, due_s - (time.monotonic() - start)))
             port.write(data)  # type: ignore[attr-defined]
 
-    link = tmp_path / "ttyBELT"
-    rec = Recorder()
-    source = SerialSource(str(link), {0: "a", 1: "b"}, reset_wait_s=0.4,
-                          reopen_interval_s=0.05)
-    port = sim_serial.VirtualSerialPort(link)
-    try:
-        source.start(rec)
-        rec.wait_for(lambda: DeviceEventKind.CONNECTED in rec.events())
+    with connected_source(tmp_path / "ttyBELT", reset_wait_s=0.4) as (rec, source, port):
         play(VirtualBeltBoard(seed=1, boot_s=60.0), port, 2.0)  # up for a minute already
-        port.close()  # unplugged
+        port.unplug()
         rec.wait_for(lambda: DeviceEventKind.RECONNECTING in rec.events())
-        port = sim_serial.VirtualSerialPort(link)  # plugged back in: it boots at once ...
+        port.plug_in()  # it boots at once ...
         second = VirtualBeltBoard(seed=2, boot_s=0.0)
         port.write(second.read_until(0.1))  # ... and its boot frames fall in the wait
         replugged_ns = time.monotonic_ns()
         rec.wait_for(lambda: rec.events().count(DeviceEventKind.CONNECTED) == 2)
         play(second, port, 2.0)
-    finally:
-        source.stop()
-        port.close()
     assert source.error is None
     chunks = [i for i in rec.items if isinstance(i, Chunk)]
     items = FrameDecoder().feed(b"".join(c.payload for c in chunks))

@@ -6,10 +6,11 @@ port: closing it is an unplug, a new pty behind the same link is the board comin
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,47 @@ class Recorder:
             time.sleep(0.01)
 
 
+class BoardPort:
+    """The board's end of the USB port at ``link``: :meth:`unplug` closes its pty (the
+    board loses power), :meth:`plug_in` puts a new pty behind the link (the board is back)."""
+
+    def __init__(self, link: Path) -> None:
+        self.link = link
+        self._pty: sim_serial.VirtualSerialPort | None = None
+        self.plug_in()
+
+    def plug_in(self) -> None:
+        self._pty = sim_serial.VirtualSerialPort(self.link)
+
+    def unplug(self) -> None:
+        if self._pty is not None:  # once: a closed descriptor's number may be reused
+            self._pty.close()
+            self._pty = None
+
+    def write(self, data: bytes) -> int:
+        assert self._pty is not None, "the board is unplugged"
+        return self._pty.write(data)
+
+
+@contextlib.contextmanager
+def connected_source(link: Path, reset_wait_s: float
+                     ) -> Iterator[tuple[Recorder, SerialSource, BoardPort]]:
+    """A two-belt :class:`SerialSource` reading a board plugged in at ``link``, started
+    and connected: its recorder, the source and the board's port. After the block the
+    source is stopped and the board unplugged."""
+    rec = Recorder()
+    source = SerialSource(str(link), {0: "a", 1: "b"}, reset_wait_s=reset_wait_s,
+                          reopen_interval_s=0.05)
+    port = BoardPort(link)
+    try:
+        source.start(rec)
+        rec.wait_for(lambda: DeviceEventKind.CONNECTED in rec.events())
+        yield rec, source, port
+    finally:
+        source.stop()
+        port.unplug()
+
+
 def frames(seq0: int, n: int) -> bytes:
     return b"".join(encode_frame(SamplesFrame(seq0 + i, 100_000 * (seq0 + i), 50_000,
                                               ((i, -i),) * 5)) for i in range(n))
@@ -84,18 +126,12 @@ def test_registry_opens_one_source_for_both_people(link: Path) -> None:
 
 
 def test_bytes_arrive_untouched_stamped_in_order(link: Path) -> None:
-    clock = MonotonicClock()
-    with sim_serial.VirtualSerialPort(link) as port:
-        source = SerialSource(str(link), {0: "a", 1: "b"}, clock, reset_wait_s=0.0)
-        rec = Recorder()
-        source.start(rec)
-        rec.wait_for(lambda: DeviceEventKind.CONNECTED in rec.events())
+    with connected_source(link, reset_wait_s=0.0) as (rec, source, port):
         sent = frames(0, 40) + bytes(range(256))  # every byte value, including 0x0d, 0x0a
         for i in range(0, len(sent), 97):
             port.write(sent[i : i + 97])
             time.sleep(0.002)
         rec.wait_for(lambda: len(rec.payload()) >= len(sent))
-        source.stop()
     assert not source.running and source.error is None
     assert rec.payload() == sent
     chunks = [i for i in rec.items if isinstance(i, Chunk)]
@@ -119,25 +155,16 @@ def test_waits_out_the_board_reset_and_discards_boot_noise(link: Path) -> None:
 
 
 def test_unplug_is_an_event_and_the_port_is_reopened_when_it_returns(link: Path) -> None:
-    rec = Recorder()
-    source = SerialSource(str(link), {0: "a", 1: "b"}, reset_wait_s=0.0,
-                          reopen_interval_s=0.05)
-    port = sim_serial.VirtualSerialPort(link)
-    try:
-        source.start(rec)
-        rec.wait_for(lambda: DeviceEventKind.CONNECTED in rec.events())
+    with connected_source(link, reset_wait_s=0.0) as (rec, source, port):
         port.write(frames(0, 10))
         rec.wait_for(lambda: len(rec.payload()) >= len(frames(0, 10)))
-        port.close()  # unplug
+        port.unplug()
         rec.wait_for(lambda: DeviceEventKind.RECONNECTING in rec.events())
         time.sleep(0.2)  # a few failed attempts while the port is gone
-        port = sim_serial.VirtualSerialPort(link)  # plugged back in (a new pty)
+        port.plug_in()  # a new pty
         rec.wait_for(lambda: rec.events().count(DeviceEventKind.CONNECTED) == 2)
         port.write(frames(10, 10))
         rec.wait_for(lambda: len(rec.payload()) >= len(frames(0, 20)))
-    finally:
-        source.stop()
-        port.close()
     events = rec.events()
     assert events[0] is DeviceEventKind.CONNECTED
     assert events[1] is DeviceEventKind.DISCONNECTED
