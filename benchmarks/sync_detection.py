@@ -9,6 +9,10 @@
   the same for the Rayleigh floor alone (checks the floor and its lag count), the
   detection rate on coupled pairs, and the cost of one dyad update with a full history.
 
+* Windows' breathing rates: from the inhalation onsets the trackers find (as a session
+  gives them to the dyad tracker) and from the phase's advance, against the simulator's
+  own cycles per window, in windows with and without a breath hold.
+
 * Null (real): the real belt recording paired with itself shifted by 60-180 s
   (circularly), so the two "people" breathe independently. Simulated null: independent
   simulated pairs, several seeds. The rate of ``significant`` should stay near alpha.
@@ -20,12 +24,13 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterable
 
 import numpy as np
 
 from rapport_sync.analysis import ALPHA, analyze_arrays
 from rapport_sync.dsp import ANALYSIS_RATE_HZ
-from rapport_sync.dsp.breathing import track_breathing
+from rapport_sync.dsp.breathing import BreathTracker, EventKind, track_breathing
 from rapport_sync.dsp.chance_band import lag_count, rayleigh_p95
 from rapport_sync.dsp.simulate import CouplingScript, simulate_dyad
 from rapport_sync.dsp.sync import DyadTracker, SyncState, sync_series
@@ -101,6 +106,52 @@ def live_band(belt: np.ndarray | None) -> None:
     print()
 
 
+def window_rate_errors(seeds: Iterable[int], seconds: float = 600.0
+                       ) -> dict[tuple[str, bool], list[float]]:
+    """Windows' breathing rates minus the simulator's cycles per window (breaths/min), by
+    ``(how, window holds a breath hold)``: ``how`` is ``"onsets"`` (the trackers' onsets
+    given to the dyad tracker as found, as a session does) or ``"phase advance"`` (none
+    given)."""
+    errors: dict[tuple[str, bool], list[float]] = {}
+    for seed in seeds:
+        rec = simulate_dyad(seconds, FS, seed=seed)
+        trackers = [BreathTracker(FS), BreathTracker(FS)]
+        by_onsets, by_phase = DyadTracker(FS), DyadTracker(FS)
+        hop = int(FS)
+        for i in range(0, len(rec.time_s), hop):
+            outs = [tr.update(x.belt[i:i + hop].astype(float))
+                    for tr, x in zip(trackers, (rec.a, rec.b))]
+            for p, tr in zip("ab", trackers):
+                by_onsets.add_onsets(p, [e.time_s for e in tr.take_events()
+                                         if e.kind == EventKind.INHALE], (i + hop) / FS)
+            for dy in (by_onsets, by_phase):
+                dy.update(outs[0].phase, outs[1].phase, outs[0].signal, outs[1].signal)
+        span = int(by_onsets.window_s * FS)
+        for how, dy in (("onsets", by_onsets), ("phase advance", by_phase)):
+            for s in dy.history:
+                end = int(round(s.time_s * FS))
+                for x, rate in ((rec.a, s.rate_a_bpm), (rec.b, s.rate_b_bpm)):
+                    cycles = np.unwrap(x.cycle_phase[end - span:end])
+                    truth = (cycles[-1] - cycles[0]) / (2 * np.pi) * 60.0 / by_onsets.window_s
+                    errors.setdefault((how, bool(x.paused[end - span:end].any())), []).append(
+                        rate - truth)
+    return errors
+
+
+def window_rates() -> None:
+    errors = window_rate_errors(range(6))
+    rows = []
+    for (how, pause), e in sorted(errors.items()):
+        a = np.abs(e)
+        rows.append([how, "yes" if pause else "no", len(e), float(np.median(e)),
+                     float(np.median(a)), float(np.percentile(a, 90)), float(np.mean(a > 1.0))])
+    print("Windows' breathing rates vs the simulator's cycles per 60-s window "
+          "(6 simulated 10-min dyads, breaths/min)")
+    print(table(["rate from", "breath hold in window", "windows", "median error",
+                 "median |error|", "p90 |error|", "share > 1/min"], rows))
+    print()
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--surrogates", type=int, default=100)
@@ -108,6 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     n = args.surrogates
     belt = real_belt()
     live_band(belt)
+    window_rates()
     rows = []
     if belt is not None:
         t = np.arange(len(belt)) / FS
