@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import neurokit_compare, phase_accuracy, sync_detection, throughput
+from . import neurokit_compare, phase_accuracy, rsa_live, sync_detection, throughput
 
 if __name__ == "__main__":
     quick = "--quick" in sys.argv[1:]
@@ -18,6 +18,7 @@ if __name__ == "__main__":
     for title, run in (("phase accuracy", lambda: phase_accuracy.main(["--quick"] if quick else [])),
                        ("synchrony detection", lambda: sync_detection.main([])),
                        ("throughput", throughput.main),
+                       ("live RSA", lambda: rsa_live.main([])),
                        ("NeuroKit2 side by side", neurokit_compare.main),
                        ("live monitor", lambda: bench_monitor.main(
                            ["--frames", "100", "--live-s", "20"] if quick else []))):

@@ -150,3 +150,48 @@ def test_missed_beats_without_a_pause_stay_artifacts() -> None:
         assert tr.state.hr_bpm == pytest.approx(60.0, rel=1e-9)
     rr2 = np.r_[np.full(30, 1.0), 0.6, 1.4, np.full(10, 1.0)]
     assert np.flatnonzero(correct_rr(rr2, np.cumsum(rr2))[1]).tolist() == [30, 31]
+
+
+def test_a_live_breathing_rate_centres_the_band_from_the_time_it_was_known() -> None:
+    """A paced 6/min breather, the rate told as a live tracker would: until it is known the
+    fixed band reads about half the 80-ms swing (the value of a tracker never told); from
+    the first window ending after it, the swing; a rate told late, after the beats that
+    closed the window, redoes that window as if it had come in time; an unknown rate
+    (NaN) goes back to the fixed band."""
+    f = 0.1
+    t, rr = _beats(seconds=300.0, breath_hz=f)
+    before = t <= 152.0
+    untold, told = HeartTracker(), HeartTracker()
+    untold.update(t[before], rr[before])
+    told.set_breath_hz(151.0, f)  # from 151 s on: too late for the window ending at 150 s
+    told.update(t[before], rr[before])
+    assert told.state.rsa_ms == untold.state.rsa_ms < 0.6 * 80.0
+    in_time, late = HeartTracker(), HeartTracker()
+    in_time.set_breath_hz(149.0, f)
+    in_time.update(t[before], rr[before])
+    late.update(t[before], rr[before])
+    assert late.state.rsa_ms < 0.6 * 80.0
+    late.set_breath_hz(149.0, f)
+    assert late.state == in_time.state
+    assert in_time.state.rsa_ms == pytest.approx(80.0, rel=0.05)
+    for tr in (told, in_time):
+        tr.set_breath_hz(200.0, float("nan"))
+        tr.update(t[~before & (t <= 199.0)], rr[~before & (t <= 199.0)])
+        assert tr.state.rsa_ms == pytest.approx(80.0, rel=0.05)
+        tr.update(t[t > 199.0], rr[t > 199.0])
+        assert tr.state.rsa_ms < 0.6 * 80.0
+
+
+def test_breathing_rates_given_while_no_beats_come_are_not_hoarded() -> None:
+    """A strap off for a day while the belt breathes on at 15/min: the tracker keeps what
+    the next window could need (the rate in force ten minutes back and everything since),
+    not every rate it was ever told; the window after the beats return uses the latest."""
+    t, rr = _beats(seconds=120.0, breath_hz=0.25)
+    tr = HeartTracker()
+    tr.update(t, rr)
+    for k in range(int(86_400 / 4)):  # one rate a breath
+        tr.set_breath_hz(120.0 + 4.0 * k, 0.25 + 0.001 * (k % 2))
+    assert len(tr._rate_t) <= 600.0 / 4.0 + 2
+    later, rr2 = _beats(seconds=120.0, breath_hz=0.25)
+    tr.update(later + 86_500.0, rr2)
+    assert tr.state.rsa_ms == pytest.approx(80.0, rel=0.05)

@@ -222,3 +222,22 @@ def test_a_failing_piece_of_a_batch_does_not_take_the_others_with_it(monkeypatch
         pipe.feed(HeartBeats("b", np.array([4.0]), np.array([0.9])))
     assert sum(len(part[1]) for part in pipe.people["a"].recorder) >= 3.9 * fs  # A's block went in
     assert pipe.people["b"].heart.state.n_beats == 1  # and so did the beat that flushed
+
+
+
+@pytest.mark.parametrize("rate_bpm", [6.0, 20.0])
+def test_live_rsa_is_the_swing_of_slow_and_fast_breathers(rate_bpm):
+    """An 80-ms sinusoidal RSA driven by the simulated person's own breathing phase, read
+    live: the heart tracker's band is centred on the breathing tracker's rate as known at
+    each window's end, so a paced 6/min breather and a fast 20/min one read within 5 % in
+    median and 10 % in every window once the rate and a whole window are known (the fixed
+    band read 42 and 74 ms). A replay's 1-s blocks give the same readings as live chunks."""
+    from benchmarks.rsa_live import live_items, live_rsa
+
+    items = live_items(rate_bpm, 300.0)
+    live, pipe = live_rsa(items)
+    assert pipe.people["a"].breath.rate_bpm == pytest.approx(rate_bpm, rel=0.15)
+    assert len(live) >= 30  # a new window every 5 s of beats
+    assert np.median(live) == pytest.approx(80.0, rel=0.05)
+    assert np.all(np.abs(np.array(live) - 80.0) < 8.0), live
+    assert live_rsa(items, batch_s=1.0)[0] == live

@@ -135,6 +135,8 @@ class BreathTracker:
         self._detector = BreathEventDetector(self.fs, delay_s=_lowpass_delay_s(self._lp_sos, fs))
         self.events: deque[BreathEvent] = deque(maxlen=max_events)
         self._new_events: list[BreathEvent] = []
+        # (grid s, breaths/min) when the rate moved; bounded in case no one takes them
+        self._new_rates: deque[tuple[float, float]] = deque(maxlen=1000)
         self._raw = Ring(int(64 * fs), self._width)
         # per grid sample: cleaned signal, envelope, phase-path input, raw causal phase,
         # the learned filter's input
@@ -173,6 +175,15 @@ class BreathTracker:
     def take_events(self) -> list[BreathEvent]:
         """Events found since the last call (the bounded :attr:`events` keeps them too)."""
         out, self._new_events = self._new_events, []
+        return out
+
+    def take_rates(self) -> list[tuple[float, float]]:
+        """Each change of ``state.rate_bpm`` since the last call, as ``(time_s, rate_bpm)``:
+        grid seconds since the tracker's first sample of the newest sample the new rate
+        was known from (NaN when it became unknown). One block of many seconds gives
+        every change inside it, so what a consumer learns does not depend on chunking."""
+        out = list(self._new_rates)
+        self._new_rates.clear()
         return out
 
     def update(self, x: np.ndarray) -> BreathOutput:
@@ -350,7 +361,11 @@ class BreathTracker:
                 and (self._n // self._hop) % self._calib_every == 0):
             self._learn_phase()
         self._env_ref = finite_median(live30[:, 1])
+        before = self._state.rate_bpm
         self._state = self._make_state(raw10, clean30[-int(3 * fs):], f0)
+        rate = self._state.rate_bpm
+        if rate != before and not (math.isnan(rate) and math.isnan(before)):
+            self._new_rates.append(((self._n - 1) / fs, rate))
         self._phase_ok = self._state.quality.usable and not self._state.apnea
 
     def _learn_phase(self) -> None:

@@ -9,7 +9,8 @@ with each other (within ``max_jump`` of their own median) are a new level, not a
 the level followed from then on; a level at about twice or half the old one (missed or
 extra beats) only after a pause of more than 5 s in the beats. Heart rate is 60 / the
 mean corrected RR of the last ``hr_window_s``; RSA is the peak-to-trough amplitude (2·√2·SD, ms) of the
-corrected RR series in the breathing band over the ``rsa_window_s`` ending at the last
+corrected RR series in the breathing band (around the breathing rate known at the
+window's end, when one is given) over the ``rsa_window_s`` ending at the last
 whole ``rsa_every_s`` of beat time (so it is recomputed every few seconds, not every beat,
 and the same however the beats are chunked).
 """
@@ -17,6 +18,7 @@ and the same however the beats are chunked).
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -36,6 +38,7 @@ missed or extra beats and stays artifacts, unless it comes after a pause in the 
 more than :data:`NEW_LEVEL_GAP_S` (then nothing tells the two apart)."""
 NEW_LEVEL_GAP_S = 5.0
 RSA_BAND_HZ = (0.1, 0.5)  # when the breathing rate is not known
+RATE_MEMORY_S = 600.0  # breathing rates given this long before the newest are forgotten
 BREATH_HZ = (4.0 / 60.0, 40.0 / 60.0)  # breathing rates an RSA band is centred on
 
 
@@ -113,6 +116,8 @@ class HeartTracker:
     breath_hz : float, optional
         The person's breathing frequency, if known: the RSA band is centred on it (see
         :func:`rsa_amplitude_ms`; the fixed band reads slow and fast breathers low).
+        A live rate given with :meth:`set_breath_hz` takes its place from the time it
+        was known.
     """
 
     def __init__(self, max_jump: float = 0.2, history: int = 11, hr_window_s: float = 10.0,
@@ -120,10 +125,13 @@ class HeartTracker:
                  breath_hz: float = math.nan) -> None:
         self.max_jump, self.history = max_jump, history
         self.breath_hz = breath_hz
+        self._rate_t: list[float] = []  # session times from which ...
+        self._rate_hz: list[float] = []  # ... these breathing frequencies were known
         self.hr_window_s, self.rsa_window_s = hr_window_s, rsa_window_s
         self.rsa_every_s = rsa_every_s
         self._rsa_end = float("nan")  # end of the window the current RSA is from
         self._rsa = float("nan")
+        self._rsa_hz = float("nan")  # the breathing frequency it was band-passed around
         self._good: list[float] = []
         self._off: list[float] = []  # the latest run of intervals off the recent level
         self._last_beat_s = math.nan
@@ -138,6 +146,41 @@ class HeartTracker:
     @property
     def state(self) -> HeartState:
         return self._state
+
+    def set_breath_hz(self, time_s: float, breath_hz: float) -> None:
+        """The person's breathing frequency (Hz; NaN: not known) as known from session
+        time ``time_s`` on, e.g. the live breathing tracker's rate.
+
+        Each RSA window is band-passed around the frequency known at its end (the latest
+        given at or before it; before any, ``breath_hz`` of the constructor): causal, and
+        the same whether the breathing was handed on before or after the beats that
+        close the window, as long as it comes before the beats that close the next one
+        (a frequency given late for the current window recomputes it). A time at or
+        before the last one given replaces what was said from then on.
+        """
+        k = bisect.bisect_left(self._rate_t, time_s)
+        del self._rate_t[k:], self._rate_hz[k:]
+        self._rate_t.append(float(time_s))
+        self._rate_hz.append(float(breath_hz))
+        # beats that stay away (a strap off) leave no window to forget the old ones: what
+        # was said long before the newest is kept only as the frequency then in force
+        old = bisect.bisect_right(self._rate_t, time_s - RATE_MEMORY_S) - 1
+        if old > 0:
+            del self._rate_t[:old], self._rate_hz[:old]
+        if time_s <= self._rsa_end and self._t:  # late for the current window: redo it
+            now = self._breath_hz_at(self._rsa_end)
+            if not (now == self._rsa_hz or (math.isnan(now) and math.isnan(self._rsa_hz))):
+                self._window_rsa()
+                self._state = dataclasses.replace(self._state, rsa_ms=self._rsa)
+
+    def _breath_hz_at(self, time_s: float) -> float:
+        """The breathing frequency known at ``time_s``; older ones are then forgotten
+        (RSA windows only move forward)."""
+        k = bisect.bisect_right(self._rate_t, time_s) - 1
+        if k < 0:
+            return self.breath_hz
+        del self._rate_t[:k], self._rate_hz[:k]
+        return self._rate_hz[0]
 
     def _correct(self, rr: np.ndarray, t: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
@@ -201,11 +244,18 @@ class HeartTracker:
             end = math.floor(last / self.rsa_every_s) * self.rsa_every_s
             if end != self._rsa_end:
                 self._rsa_end = end
-                lo = bisect.bisect_right(self._t, end - self.rsa_window_s)
-                hi = bisect.bisect_right(self._t, end)
-                self._rsa = rsa_amplitude_ms(np.array(self._t[lo:hi]), np.array(self._rr[lo:hi]),
-                                             breath_hz=self.breath_hz)
+                self._window_rsa()
         else:
             hr = float("nan")
         self._state = HeartState(float(hr), self._rsa, self._n, self._n_bad / self._n)
         return self._state
+
+    def _window_rsa(self) -> None:
+        """The RSA of the window ending at ``_rsa_end``, around the breathing frequency
+        known then."""
+        end = self._rsa_end
+        self._rsa_hz = self._breath_hz_at(end)
+        lo = bisect.bisect_right(self._t, end - self.rsa_window_s)
+        hi = bisect.bisect_right(self._t, end)
+        self._rsa = rsa_amplitude_ms(np.array(self._t[lo:hi]), np.array(self._rr[lo:hi]),
+                                     breath_hz=self._rsa_hz)

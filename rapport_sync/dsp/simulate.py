@@ -32,6 +32,7 @@ __all__ = [
     "hilbert_convention",
     "DyadRecording",
     "chest_acceleration_mg",
+    "sinusoidal_rsa_beats",
 ]
 
 TWO_PI = 2.0 * np.pi
@@ -345,3 +346,29 @@ def chest_acceleration_mg(resp: np.ndarray, rng: np.random.Generator,
     acc = np.column_stack([np.full(resp.size, 15.0), 1000.0 * np.sin(angle),
                            -1000.0 * np.cos(angle)])
     return acc + noise
+
+
+def sinusoidal_rsa_beats(time_s: np.ndarray, cycle_phase: np.ndarray, rsa_ms: float = 80.0,
+                         hr_bpm: float = 70.0, first_beat_s: float = 0.5
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Heartbeats with a known RSA: the RR interval swings ``rsa_ms`` peak to trough as a
+    sine of a breathing phase.
+
+    RR = 60 / ``hr_bpm`` − ``rsa_ms`` / 2000 · sin θ, with θ the generative phase
+    ``cycle_phase`` (e.g. :attr:`PersonBlock.cycle_phase`, unwrapped here) at the beat, so
+    every breath swings by exactly ``rsa_ms`` whatever the breathing rate does. (The
+    simulator's own heart follows the breath's shape, whose harmonics a breathing band
+    partly removes.) Returns the beat times (s) and the RR interval ending at each.
+    """
+    t = np.asarray(time_s, dtype=float)
+    theta = np.unwrap(np.asarray(cycle_phase, dtype=float))
+    times, rrs, beat = [], [], first_beat_s
+    base, swing = 60.0 / hr_bpm, rsa_ms / 2000.0
+    while True:
+        rr = base - swing * float(np.sin(np.interp(beat, t, theta)))
+        beat += rr
+        if beat > t[-1]:
+            break
+        times.append(beat)
+        rrs.append(rr)
+    return np.array(times), np.array(rrs)

@@ -152,7 +152,8 @@ class RingBuffer:
 
 @dataclass
 class PersonChannel:
-    """One person's path: grid resampling, breathing tracker, heart tracker, buffers."""
+    """One person's path: grid resampling, breathing tracker, heart tracker (its RSA band
+    centred on the live breathing rate once that is known), buffers."""
 
     person: str
     fs: float
@@ -191,6 +192,8 @@ class PersonChannel:
         known = (first + len(x)) / self.fs
         self.new_onsets += [(self.origin_tick / self.fs + e.time_s, known)
                             for e in self.tracker.take_events() if e.kind == EventKind.INHALE]
+        for known_s, bpm in self.tracker.take_rates():  # live RSA: its band follows the rate
+            self.heart.set_breath_hz(self.origin_tick / self.fs + known_s, bpm / 60.0)
         if self.pending_start is None:
             self.pending_start = first
         self.pending_signal += np.asarray(out.signal, dtype=float).tolist()
