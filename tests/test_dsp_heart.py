@@ -57,21 +57,25 @@ def test_rsa_amplitude_is_the_peak_to_trough_swing() -> None:
     assert rsa_amplitude_ms(t, rr) < 5.0
 
 
-@pytest.mark.parametrize("breaths_per_min", [4, 6, 9, 15, 20])
+@pytest.mark.parametrize("breaths_per_min", [3.5, 4, 6, 9, 15, 20])
 def test_rsa_is_the_swing_at_any_breathing_rate_once_the_rate_is_known(
         breaths_per_min: float) -> None:
     """An 80-ms sinusoidal RSA at 70 beats/min reads 80 ms within 5 % from 4 to 20
-    breaths/min over the tracker's 60-s window when the breathing rate is given; the fixed
-    band, without it, reads the paced 6/min breather at half (the band's edge)."""
+    breaths/min over the tracker's 60-s window when the breathing rate is given, and at
+    3.5/min (below the range: the band of 4/min, which holds it; the fixed band reads a
+    tenth); the fixed band, without the rate, reads the paced 6/min breather at half (the
+    band's edge)."""
     f = breaths_per_min / 60.0
     t, rr = _beats(seconds=200.0, breath_hz=f)
     tracked = HeartTracker(breath_hz=f)
     tracked.update(t, rr)
     assert tracked.state.rsa_ms == pytest.approx(80.0, rel=0.05)
+    fixed = HeartTracker()
+    fixed.update(t, rr)
     if breaths_per_min == 6:
-        fixed = HeartTracker()
-        fixed.update(t, rr)
         assert fixed.state.rsa_ms < 0.6 * 80.0
+    if breaths_per_min == 3.5:
+        assert fixed.state.rsa_ms < 0.1 * 80.0
 
 
 def test_simulated_heart_rate() -> None:

@@ -39,7 +39,7 @@ more than :data:`NEW_LEVEL_GAP_S` (then nothing tells the two apart)."""
 NEW_LEVEL_GAP_S = 5.0
 RSA_BAND_HZ = (0.1, 0.5)  # when the breathing rate is not known
 RATE_MEMORY_S = 600.0  # breathing rates given this long before the newest are forgotten
-BREATH_HZ = (4.0 / 60.0, 40.0 / 60.0)  # breathing rates an RSA band is centred on
+BREATH_HZ = (4.0 / 60.0, 40.0 / 60.0)  # breathing rates an RSA band is centred on (clamped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +72,10 @@ def rsa_amplitude_ms(time_s: np.ndarray, rr_s: np.ndarray,
     band-passed around the breathing frequency.
 
     With ``breath_hz`` known, the band is ``breath_hz / 2 … 2 · breath_hz`` (gain within
-    1 % over ±20 % of the rate); otherwise the fixed ``band_hz``, whose zero-phase gain is
-    a half at its edges: a sinusoidal RSA at 6 or 30 breaths/min reads half its swing.
+    1 % over ±20 % of the rate), a rate outside 4-40 breaths/min taken as the nearest end
+    of that range (a 3.8/min breather is not measured on the fixed band); otherwise the
+    fixed ``band_hz``, whose zero-phase gain is a half at its edges: a sinusoidal RSA at 6
+    or 30 breaths/min reads half its swing.
     """
     t, rr = np.asarray(time_s, float), np.asarray(rr_s, float)
     ok = np.isfinite(t) & np.isfinite(rr)
@@ -81,7 +83,8 @@ def rsa_amplitude_ms(time_s: np.ndarray, rr_s: np.ndarray,
     if len(t) > 1:
         rising = np.r_[True, np.diff(t) > 0]
         t, rr = t[rising], rr[rising]
-    if BREATH_HZ[0] <= breath_hz <= BREATH_HZ[1]:
+    if breath_hz > 0:  # False for NaN
+        breath_hz = min(max(breath_hz, BREATH_HZ[0]), BREATH_HZ[1])
         band_hz = (breath_hz / 2.0, breath_hz * 2.0)
         shortest = 3.0 / breath_hz  # three breaths
     else:
