@@ -13,6 +13,11 @@
   gives them to the dyad tracker) and from the phase's advance, against the simulator's
   own cycles per window, in windows with and without a breath hold.
 
+* Who leads, live: simulated pairs whose B follows A by 1, 1.5, 1.8 and 2 s (about 15
+  breaths/min, so up to half a breath), at two rate variabilities: the best lag in
+  breaths, how often the scan's leader is B, and how often the monitor's reading
+  (:func:`~rapport_sync.dsp.sync.lead`) names A, names B, or says it cannot tell.
+
 * Null (real): the real belt recording paired with itself shifted by 60-180 s
   (circularly), so the two "people" breathe independently. Simulated null: independent
   simulated pairs, several seeds. The rate of ``significant`` should stay near alpha.
@@ -32,8 +37,8 @@ from rapport_sync.analysis import ALPHA, analyze_arrays
 from rapport_sync.dsp import ANALYSIS_RATE_HZ
 from rapport_sync.dsp.breathing import BreathTracker, EventKind, track_breathing
 from rapport_sync.dsp.chance_band import lag_count, rayleigh_p95
-from rapport_sync.dsp.simulate import CouplingScript, simulate_dyad
-from rapport_sync.dsp.sync import DyadTracker, SyncState, sync_series
+from rapport_sync.dsp.simulate import CouplingScript, PersonParams, simulate_dyad
+from rapport_sync.dsp.sync import DyadTracker, SyncState, judged, lead, sync_series
 from rapport_sync.ui.readout import above_chance
 
 from .common import real_belt, table
@@ -152,6 +157,36 @@ def window_rates() -> None:
     print()
 
 
+def live_lead(seeds: int = 6, seconds: float = 420.0) -> None:
+    """Who leads, as the monitor says it (:func:`~rapport_sync.dsp.sync.lead`), on simulated
+    pairs whose B follows A by a known lag: the measured lag in breaths, how often the
+    scan's own leader is wrong, and how often the monitor names A or says it cannot tell."""
+    rows: list[list[object]] = []
+    for cv in (0.12, 0.03):
+        a, b = PersonParams(rate_cv=cv), PersonParams(rate_bpm=12.5, inhale_fraction=0.43,
+                                                      rate_cv=cv)
+        for lag in (1.0, 1.5, 1.8, 2.0):
+            states = []
+            for seed in range(1, seeds + 1):
+                rec = simulate_dyad(seconds, FS, seed=seed, a=a, b=b,
+                                    script=CouplingScript.constant(1.0, lag))
+                states += [s for s in _live_states(rec.a.belt, rec.b.belt)
+                           if judged(s) and above_chance(s)]
+            ratio = [abs(s.lag_s) / s.cycle_s for s in states]
+            read = [lead(s) for s in states]
+            rows.append([cv, lag, len(states), float(np.median(ratio)),
+                         f"{np.percentile(ratio, 5):.2f}-{np.percentile(ratio, 95):.2f}",
+                         float(np.mean([s.leader == "b" for s in states])),
+                         float(np.mean([r.leader == "a" and not r.half_breath for r in read])),
+                         float(np.mean([r.leader == "b" and not r.half_breath for r in read])),
+                         float(np.mean([r.half_breath for r in read]))])
+    print(f"Who leads, live (B follows A; {seeds} x {seconds:.0f} s per row, locked windows "
+          "after 90 s)")
+    print(table(["rate CV", "B follows by s", "windows", "|lag|/breath", "5-95 %",
+                 "scan names B", "A named", "B named", "can't tell"], rows))
+    print()
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--surrogates", type=int, default=100)
@@ -160,6 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     belt = real_belt()
     live_band(belt)
     window_rates()
+    live_lead()
     rows = []
     if belt is not None:
         t = np.arange(len(belt)) / FS

@@ -209,7 +209,8 @@ def test_who_leads_plot_shows_the_newest_windows_up_to_now(qtbot, tmp_path):
     (x0, x1), _ = window.lag.getPlotItem().viewRange()
     assert (x0, x1) == pytest.approx((-window.lag.span_s, 0.0), abs=1.0)
     newest = window.last.sync_history[-1]
-    xs = np.concatenate([window.lag.locked.getData()[0], window.lag.unlocked.getData()[0]])
+    xs = np.concatenate([points.getData()[0] for points in
+                         (window.lag.locked, window.lag.half_breath, window.lag.unlocked)])
     assert 0 < xs.size <= len(window.last.sync_history)
     assert x0 <= xs.max() <= x1
     assert xs.max() == pytest.approx(newest.time_s - window.last.elapsed_s, abs=2.0)
@@ -255,7 +256,9 @@ def test_synchrony_plot_draws_no_locking_where_the_verdict_gives_none(qtbot):
 
 @pytest.mark.parametrize("leader", ["No leader: not enough clean signal",
                                     "No leader: half a breath apart",
-                                    "Alexandra-Marie leads by 1.2 s"])
+                                    "Alexandra-Marie leads by 1.2 s",
+                                    ("Can't tell who leads: Alexandra-Marie 1.8\u00a0s ahead "
+                                     "or Sam 2.3\u00a0s ahead")])
 def test_the_whole_leader_line_is_shown(qtbot, tmp_path, leader):
     # the leader line did not wrap: in the 370 px side panel "No leader: not enough clean
     # signal" needed 335 px of 326 and was shown as "...clean signa"
@@ -323,3 +326,52 @@ def test_a_reconnecting_strap_shows_no_stale_rates(qtbot, link):
     else:
         assert card.rate.text() == "14.7 breaths/min" and card.heart.text() == "♥ 70 beats/min"
         assert "14.7 /min" in row and "70 bpm" in row
+
+
+@pytest.mark.parametrize("lag_s", [1.0, 1.5, 2.0])
+def test_the_verdict_and_the_lag_plot_tell_the_same_lead(qtbot, tmp_path, lag_s):
+    """The coupled demo (A leads by 1.5 s: about 0.4 of a 4-s breath) said "Locked in
+    opposite phase / No leader: half a breath apart" while the expert lag plot drew the
+    same window as a filled point at +1.6 s, locked with A leading. Both now read the lead
+    with one rule: window by window of simulated pairs whose B follows A by 1, 1.5 and 2 s
+    (a quarter, 0.375 and half a 4-s breath), the leader line names A exactly where the
+    newest point is filled above zero, says "Can't tell who leads" exactly where it is a
+    ring, and never names B."""
+    import dataclasses
+
+    from rapport_sync.dsp.breathing import track_breathing
+    from rapport_sync.dsp.simulate import CouplingScript, simulate_dyad
+    from rapport_sync.dsp.sync import sync_series
+
+    fs = 25.0
+    rec = simulate_dyad(200.0, fs, seed=2, script=CouplingScript.constant(1.0, lag_s))
+    (ta, _, _), (tb, _, _) = (track_breathing(x, fs) for x in (rec.a.belt, rec.b.belt))
+    history = [s for s in sync_series(ta.phase, tb.phase, ta.signal, tb.signal, fs)
+               if s.time_s >= 90.0]
+    window = make_window(qtbot, tmp_path)
+    window.set_expert(True)
+    base = window.session.snapshot(span_s=70.0)
+    lines = []
+    for k in range(0, len(history), 3):
+        newest = history[k]
+        window.render(dataclasses.replace(base, elapsed_s=newest.time_s, sync=newest,
+                                          sync_history=history[:k + 1]))
+        drawn = {name: getattr(window.lag, name).getData() for name in
+                 ("locked", "half_breath", "unlocked")}
+        right = max(float(np.max(x)) for x, _ in drawn.values() if x is not None and len(x))
+        kind = next(name for name, (x, _) in drawn.items()
+                    if x is not None and len(x) and np.max(x) == right)
+        y = next(float(y[np.argmax(x)]) for x, y in drawn.values()
+                 if x is not None and len(x) and np.max(x) == right)
+        line = window.verdict.leader.text()
+        lines.append(line)
+        assert line.startswith("Alex leads by ") == (kind == "locked" and y >= 0.2), (line, y)
+        assert line.startswith("Can't tell who leads: ") == (kind == "half_breath"), line
+        assert not line.startswith("Sam leads")
+    named = sum(line.startswith("Alex leads") for line in lines)
+    unclear = sum(line.startswith("Can't tell") for line in lines)
+    assert named + unclear >= 0.75 * len(lines)  # locked with a lag in most windows
+    if lag_s == 1.0:  # a quarter of a breath: A is named
+        assert named >= 0.95 * (named + unclear)
+    if lag_s == 2.0:  # half a breath: who leads is not claimed
+        assert unclear >= 0.9 * (named + unclear)

@@ -59,6 +59,30 @@ def test_follower_reads_delayed_and_the_leader_is_named():
     assert float(text.split()[-2]) == pytest.approx(1.5, abs=0.3)
 
 
+def test_a_lead_of_about_half_a_breath_gives_both_readings():
+    """Sam breathes what Alex breathed 1.8 s earlier, 0.45 of a 4-s breath: the same
+    phases as Sam leading by 2.2 s, so the line gives both and names neither. A breath is
+    the phases' cycle: rates that count a pause in the window (a longer period) change
+    nothing."""
+    import dataclasses
+
+    from rapport_sync.dsp.sync import lead
+
+    pa = breathing_phase(80, 15, 3)
+    lag = int(1.8 * FS)
+    s = state(pa[lag:], pa[:-lag])
+    who = lead(s)
+    assert s.cycle_s == pytest.approx(4.0, rel=0.15)
+    assert who.leader == "a" and who.half_breath
+    assert who.lag_s == pytest.approx(1.8, abs=0.3)
+    assert who.other_lag_s == pytest.approx(s.cycle_s - who.lag_s)
+    paused = dataclasses.replace(s, rate_a_bpm=0.75 * s.rate_a_bpm, rate_b_bpm=0.75 * s.rate_b_bpm)
+    assert lead(paused) == who
+    assert describe_sync(s, 60).level == SyncLevel.OPPOSITE
+    assert leader_text(s, LABELS) == (f"Can't tell who leads: Alex {who.lag_s:.1f}\u00a0s "
+                                      f"ahead or Sam {who.other_lag_s:.1f}\u00a0s ahead")
+
+
 def test_independent_breathers_are_not_above_chance():
     levels = [describe_sync(state(breathing_phase(60, 15, 10 + k),
                                   breathing_phase(60, 16.2, 50 + k)), 60).level

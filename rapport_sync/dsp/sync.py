@@ -37,11 +37,16 @@ from .chance_band import lag_count, rayleigh_p95, surrogate_p95
 from .events import onset_rate_bpm
 from .filters import Ring, wrap
 
-__all__ = ["MIN_VALID_FRACTION", "DyadTracker", "SyncState", "above_chance", "judged",
-           "lag_peak", "shown_locking", "sync_series", "window_sync"]
+__all__ = ["HALF_BREATH", "MIN_VALID_FRACTION", "DyadTracker", "Lead", "SyncState",
+           "above_chance", "judged", "lag_peak", "lead", "shown_locking", "sync_series",
+           "window_sync"]
 
 NAN = float("nan")
 MIN_VALID_FRACTION = 0.5  # below this share of clean samples in a window, no verdict
+HALF_BREATH = 0.4
+"""A best lag of at least this share of a breath is about half a breath: the other person
+leading by the rest of the breath fits the two phases as well, and the lag scan (which
+stops at 0.45 of a breath) reads a true half-breath lag as 0.40-0.45 of one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,10 @@ class SyncState:
     # -k..+k * lag_step_s (positive: B follows A). Empty when the window has no valid phase.
     lag_profile: tuple[float, ...] = ()
     lag_step_s: float = NAN
+    # The mean breath period of the two phases' advance (s): a cycle of the phases the lag
+    # is measured between, which the lag range is set from. The rates above count pauses
+    # (from inhalation onsets when known), so their period is longer in a window with one.
+    cycle_s: float = NAN
 
 
 def shown_locking(state: SyncState) -> tuple[float, float]:
@@ -93,6 +102,39 @@ def above_chance(state: SyncState) -> bool:
     """Locking above its chance level; False while the chance level is not known."""
     value, chance = shown_locking(state)
     return math.isfinite(value) and math.isfinite(chance) and value > chance
+
+
+@dataclass(frozen=True, slots=True)
+class Lead:
+    """Who leads in one window, as every view of it says (see :func:`lead`).
+
+    ``leader`` is ``"a"``, ``"b"`` or ``"none"``; ``lag_s`` the best lag (> 0: A leads).
+    ``half_breath``: a leader is named but ``lag_s`` is about half a breath, so the other
+    person leading by ``other_lag_s`` (the breath period minus ``|lag_s|``) describes the
+    same phases: which one leads cannot be told.
+    """
+
+    leader: str
+    lag_s: float
+    half_breath: bool = False
+    other_lag_s: float = NAN
+
+
+def lead(state: SyncState | None) -> Lead:
+    """Who leads in this window: the lag scan's leader of a window that is judged and
+    locked above chance (:func:`judged`, :func:`above_chance`), flagged ``half_breath``
+    when the best lag is at least :data:`HALF_BREATH` of the phases' mean breath period
+    (``cycle_s``). The
+    monitor's verdict, its lag plot and the terminal view all read the lead with this.
+    """
+    if state is None:
+        return Lead("none", NAN)
+    if state.leader not in ("a", "b") or not (judged(state) and above_chance(state)):
+        return Lead("none", state.lag_s)
+    period_s = state.cycle_s  # the phases' own cycle: a pause in the window does not count
+    if not abs(state.lag_s) >= HALF_BREATH * period_s:  # (an unknown period flags nothing)
+        return Lead(state.leader, state.lag_s)
+    return Lead(state.leader, state.lag_s, True, period_s - abs(state.lag_s))
 
 
 def judged(state: SyncState | None) -> bool:
@@ -212,7 +254,7 @@ def window_sync(phase_a: np.ndarray, phase_b: np.ndarray, signal_a: np.ndarray,
                      float(np.degrees(np.angle(mean))), lag_s, leader, lag_plv, chance,
                      chance_lag, nv / n, float(n_eff), ra, rb, ra - rb,
                      float(abs(ra - rb) / (0.5 * (ra + rb))), wcc_r, wcc_lag, window_s, shifts, surr,
-                     surr_lag, tuple(np.round(r_lag, 4).tolist()), 1.0 / fs)
+                     surr_lag, tuple(np.round(r_lag, 4).tolist()), 1.0 / fs, 1.0 / fbar)
 
 
 def _lagged(u: np.ndarray, v: np.ndarray, max_lag: int) -> np.ndarray:

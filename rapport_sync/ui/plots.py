@@ -16,7 +16,7 @@ import pyqtgraph as pg
 from pyqtgraph.Qt import QtCore, QtWidgets
 
 from . import theme
-from .readout import above_chance, judged, locking
+from .readout import above_chance, judged, lead, locking
 
 __all__ = [
     "AgoAxis",
@@ -267,16 +267,20 @@ class SyncMeterPlot(_ScrollingPlot):
 
 
 class LagPlot(_ScrollingPlot):
-    """The best lag of each window (expert view): filled where locking is above chance."""
+    """The best lag of each window (expert view): filled where locking is above chance, a
+    ring where it is but the lag is about half a breath, so who leads cannot be told (the
+    verdict's leader line reads the lead with the same :func:`~rapport_sync.dsp.sync.lead`)."""
 
     def __init__(self) -> None:
-        super().__init__("Who leads: best lag per window (+ = A leads; filled = locked above "
-                         "chance)", "lag (s)")
+        super().__init__("Who leads: best lag (+ = A leads; ● locked above chance, ○ half a "
+                         "breath apart: can't tell)", "lag (s)")
         self.locked = pg.ScatterPlotItem(size=6, pen=None, brush=pg.mkBrush(theme.SYNC_COLOUR))
+        self.half_breath = pg.ScatterPlotItem(size=7, pen=pg.mkPen(theme.SYNC_COLOUR, width=1.5),
+                                              brush=pg.mkBrush(theme.BACKGROUND))
         self.unlocked = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(theme.CHANCE_FILL))
-        self.item.addItem(self.unlocked)
-        self.item.addItem(self.locked)
-        self._points = (_EMPTY, _EMPTY, np.zeros(0, bool))
+        for points in (self.unlocked, self.half_breath, self.locked):
+            self.item.addItem(points)
+        self._points = (_EMPTY, _EMPTY, np.zeros(0, bool), np.zeros(0, bool))
         self.item.addLine(y=0.0, pen=pg.mkPen(theme.CHANCE_EDGE, width=1))
         self.item.setYRange(-3.0, 3.0, padding=0.02)
 
@@ -284,14 +288,16 @@ class LagPlot(_ScrollingPlot):
         t = np.fromiter((s.time_s for s in history), float, len(history))
         lag = np.fromiter((s.lag_s for s in history), float, len(history))
         ok = np.array([judged(s) and above_chance(s) for s in history], bool) & np.isfinite(lag)
-        self._points = (t, lag, ok)
+        half = np.array([lead(s).half_breath for s in history], bool)
+        self._points = (t, lag, ok & ~half, half)
         self.shift_items(self._shift)
 
     def shift_items(self, shift: float) -> None:
         # scatter points are culled in view coordinates, so they are moved by new data
-        t, lag, ok = self._points
-        rest = ~ok & np.isfinite(lag)
+        t, lag, ok, half = self._points
+        rest = ~ok & ~half & np.isfinite(lag)
         self.locked.setData(t[ok] + shift, lag[ok])
+        self.half_breath.setData(t[half] + shift, lag[half])
         self.unlocked.setData(t[rest] + shift, lag[rest])
 
 

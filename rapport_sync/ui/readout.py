@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..dsp.sync import MIN_VALID_FRACTION, above_chance, judged, shown_locking
+from ..dsp.sync import MIN_VALID_FRACTION, above_chance, judged, lead, shown_locking
 
 __all__ = [
     "ALIGNED",
@@ -30,6 +30,7 @@ __all__ = [
     "heart_text",
     "judged",
     "latest_phase",
+    "lead",
     "leader_text",
     "link_text",
     "locking",
@@ -98,8 +99,8 @@ def describe_sync(sync: Any | None, window_s: float) -> SyncReadout:
     if sync.alignment >= ALIGNED:
         return SyncReadout(SyncLevel.TOGETHER, "Breathing together",
                            f"In step and above chance ({chance}).")
-    if getattr(sync, "leader", "none") in ("a", "b") and not (
-            sync.alignment <= OPPOSITE and _lag_at_half_breath(sync)):
+    who = lead(sync)
+    if who.leader in ("a", "b") and not (sync.alignment <= OPPOSITE and who.half_breath):
         return SyncReadout(SyncLevel.DELAYED, "Locked with a delay",
                            f"One follows the other's rhythm ({chance}).")
     if sync.alignment <= OPPOSITE:
@@ -109,35 +110,32 @@ def describe_sync(sync: Any | None, window_s: float) -> SyncReadout:
                        f"Same rhythm, shifted in time ({chance}).")
 
 
-def _lag_at_half_breath(sync: Any) -> bool:
-    """The best lag sits near half a breath: anti-phase rather than one following."""
-    rates = (getattr(sync, "rate_a_bpm", math.nan), getattr(sync, "rate_b_bpm", math.nan))
-    if not (_finite(sync.lag_s) and all(_finite(r) and r > 0 for r in rates)):
-        return True
-    period_s = 120.0 / (rates[0] + rates[1])
-    return abs(sync.lag_s) >= 0.4 * period_s
-
-
 def leader_text(sync: Any | None, labels: dict[str, str], level: SyncLevel | None = None) -> str:
     """Who leads and by how much, in agreement with the headline of :func:`describe_sync`
-    (pass its ``level`` when it is at hand): a leader is named only when the rhythms are
-    locked with a delay."""
+    (pass its ``level`` when it is at hand) and with the lag plot: both read the lead with
+    :func:`rapport_sync.dsp.sync.lead`. A leader is named only when the rhythms are locked
+    with a delay; about half a breath apart, both readings are given and neither chosen."""
     if sync is None:
         return ""
     level = level or describe_sync(sync, 0.0).level
-    leader = getattr(sync, "leader", "none")
+    who = lead(sync)
     if level in (SyncLevel.WAITING, SyncLevel.UNCLEAR):
         return "No leader: not enough clean signal"
     if level == SyncLevel.CHANCE:
         return "No leader: not locked"
     if level == SyncLevel.TOGETHER:
         return "Nobody leads: in step"
+    if who.half_breath and who.leader in labels:
+        other = "b" if who.leader == "a" else "a"
+        # a no-break space: the wrapped line never leaves "s ahead" without its number
+        return (f"Can't tell who leads: {labels[who.leader]} {abs(who.lag_s):.1f}\u00a0s "
+                f"ahead or {labels[other]} {who.other_lag_s:.1f}\u00a0s ahead")
     if level == SyncLevel.OPPOSITE:
-        # half a breath ahead and half a breath behind look the same: nobody to name
+        # opposite without a lag (a leader would read as a delay): nobody to name
         return "No leader: half a breath apart"
-    if leader not in labels or not _finite(sync.lag_s):
+    if who.leader not in labels or not _finite(who.lag_s):
         return "Leader unclear: no steady lag"
-    return f"{labels[leader]} leads by {abs(sync.lag_s):.1f} s"
+    return f"{labels[who.leader]} leads by {abs(who.lag_s):.1f} s"
 
 
 def shows_values(link: str) -> bool:
