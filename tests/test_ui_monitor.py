@@ -161,6 +161,44 @@ def test_duration_ends_the_session_and_saves_a_screenshot_with_traces(qtbot, tmp
         assert person_pixels(plot_area, p) > 2000
 
 
+def view_area(window, plot) -> QtCore.QRect:  # type: ignore[no-untyped-def]
+    """Where a plot's data area (its view box, no title or axes) is in the window."""
+    box = plot.getPlotItem().getViewBox().sceneBoundingRect()
+    rect = plot.mapFromScene(box).boundingRect()
+    return QtCore.QRect(plot.mapTo(window, rect.topLeft()), rect.size())
+
+
+@pytest.mark.parametrize("moment", ["first frame", "expert view just switched on"])
+def test_the_screenshot_waits_for_the_layout_and_shows_the_curves(qtbot, tmp_path, moment):
+    """The PNG was grabbed as soon as it was asked for: on the first frame the verdict read
+    "Collecting the first" (the second line of the wrapped headline not laid out yet), and
+    plots just shown or relabelled had their axes at the old widths. The saved picture is
+    now the window as it stays once Qt has laid it out (the same pixels as a grab after
+    the event loop has run), with both people's curves drawn in every plot shown."""
+    png = tmp_path / "shot.png"
+    window = make_window(qtbot, tmp_path, screenshot=png)
+    window.start_recording()
+    if moment != "first frame":
+        qtbot.waitUntil(lambda: window.last is not None and window.last.elapsed_s > 45,
+                        timeout=20_000)
+    window.timer.stop()  # no new frame from here on: the picture can only settle
+    if moment != "first frame":
+        window.set_expert(True)
+    window.save_screenshot()
+    saved = QtGui.QImage(str(png)).convertToFormat(QtGui.QImage.Format.Format_RGB32)
+    for _ in range(10):
+        QtWidgets.QApplication.processEvents()
+        qtbot.wait(10)
+    settled = window.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
+    assert saved == settled
+    if moment != "first frame":
+        for plot in (window.traces, window.raw, window.heart):
+            area = saved.copy(view_area(window, plot))
+            for p in ("a", "b"):  # a curve across much of the plot (46 s of its 60)
+                assert person_pixels(area, p) > 0.3 * area.width(), (plot, p)
+    window.stop_recording()
+
+
 def test_run_monitor_from_the_command_line(tmp_path, capsys):
     from rapport_sync.cli import main
 

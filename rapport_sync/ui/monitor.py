@@ -30,7 +30,7 @@ from .plots import HeartPlot, LagPlot, LagProfilePlot, RawPlot, SyncMeterPlot, T
 from .readout import describe_sync, format_clock, latest_phase, leader_text
 from .terminal import format_summary
 
-__all__ = ["CLOSE_QUESTION", "FRAME_MS", "MonitorWindow", "run_monitor"]
+__all__ = ["CLOSE_QUESTION", "FRAME_MS", "MonitorWindow", "run_monitor", "settle_layout"]
 
 FRAME_MS = 33  # about 30 frames per second
 METER_MIN_SPAN_S = 300.0  # the synchrony meter shows at least the last five minutes
@@ -347,13 +347,38 @@ class MonitorWindow(QtWidgets.QMainWindow):
 
     # ---- ending ------------------------------------------------------------------------
     def save_screenshot(self) -> None:
-        """Save the window as PNG to the ``screenshot`` path (once)."""
-        if self.screenshot is None:
+        """Save the window as PNG to the ``screenshot`` path (once), with the newest data
+        drawn and the layout settled.
+
+        A label whose text just changed, or plots just shown, take their new size only
+        when the layout requests Qt has posted are handled, and pyqtgraph sizes an axis
+        to its tick labels while painting it, which asks for another layout: grabbed at
+        once, the verdict of the first frame read "Collecting the first" (its wrapped
+        second line cut off) and the axes had their old widths. So the window is painted
+        until two paints in a row give the same picture, with only layout requests
+        handled in between (no timer or input, so no frame or close runs meanwhile).
+        """
+        path, self.screenshot = self.screenshot, None  # once, even if asked again meanwhile
+        if path is None:
             return
-        self.screenshot.parent.mkdir(parents=True, exist_ok=True)
-        if not self.grab().save(str(self.screenshot), "PNG"):
-            self.status.show_text(f"could not save {self.screenshot}", theme.BAD)
-        self.screenshot = None
+        if self.state == "recording":
+            self.pull()
+        shot = self._settled_grab()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not shot.save(str(path), "PNG"):
+            self.status.show_text(f"could not save {path}", theme.BAD)
+
+    def _settled_grab(self, most: int = 5) -> QtGui.QPixmap:
+        """The window painted once the layout has stopped moving (at most ``most`` paints)."""
+        settle_layout()
+        shot = self.grab()
+        for _ in range(most - 1):
+            settle_layout()
+            again = self.grab()
+            if again.toImage() == shot.toImage():
+                break
+            shot = again
+        return shot
 
     def finish(self) -> None:
         """End without asking: screenshot, stop and store, close."""
@@ -378,6 +403,13 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.stop_recording()
         self.timer.stop()
         event.accept()
+
+
+def settle_layout(rounds: int = 5) -> None:
+    """Handle the layout requests Qt has posted (widgets and pyqtgraph's graphics layouts):
+    a layout that resizes a word-wrapped label posts another, hence a few rounds."""
+    for _ in range(rounds):
+        QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.LayoutRequest)
 
 
 def run_monitor(session: LiveSession, args: argparse.Namespace) -> int:
