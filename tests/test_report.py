@@ -195,3 +195,21 @@ def test_the_breathing_rates_count_pauses_as_the_simulated_breaths_do(tmp_path):
     windowed = [np.nanmedian([s.rate_a_bpm for s in session.sync_history]),
                 np.nanmedian([s.rate_b_bpm for s in session.sync_history])]
     assert windowed == [pytest.approx(t, abs=0.5) for t in truth]
+
+
+def test_the_report_reads_who_leads_as_the_monitor_does(gapped_session):
+    """A leader named by the lag scan at about half a breath is "can't tell" on the
+    monitor (either person could be ahead); the report counted it as that person leading."""
+    import dataclasses
+
+    from rapport_sync.dsp.sync import HALF_BREATH, judged
+    from rapport_sync.export.report import _window_stats
+
+    history = [s for s in load_aligned(gapped_session.path).sync_history if judged(s)]
+    history = [dataclasses.replace(s, plv=0.9, lag_plv=0.95, chance_plv95=0.5,
+                                   chance_lag_plv95=0.5, leader="a") for s in history]
+    near = [dataclasses.replace(s, lag_s=0.2 * s.cycle_s) for s in history]
+    half = [dataclasses.replace(s, lag_s=(HALF_BREATH + 0.05) * s.cycle_s) for s in history]
+    stats_near, stats_half = _window_stats(near), _window_stats(half)
+    assert (stats_near["lead_a"], stats_near["lead_unclear"]) == (1.0, 0.0)
+    assert (stats_half["lead_a"], stats_half["lead_b"], stats_half["lead_unclear"]) == (0.0, 0.0, 1.0)

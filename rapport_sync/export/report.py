@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import __version__
 from ..dsp.events import EventKind, find_breath_events, onset_rate_bpm
-from ..dsp.sync import above_chance, judged
+from ..dsp.sync import above_chance, judged, lead
 from ..errors import RapportSyncError
 from .aligned import AlignedSession, load_aligned
 from .staging import StagedFiles
@@ -59,13 +59,16 @@ def _window_stats(history: list[Any]) -> dict[str, float]:
     counts = {"judged": float(sum(map(judged, history))), "windows": float(len(history))}
     history = [s for s in history if judged(s)]
     if not history:
-        return {**{k: NAN for k in ("plv", "above", "lag", "lead_a", "lead_b")}, **counts}
+        return {**{k: NAN for k in ("plv", "above", "lag", "lead_a", "lead_b", "lead_unclear")},
+                **counts}
     plv = np.array([s.plv for s in history])
-    lead = [s.leader for s in history]
+    leads = [lead(s) for s in history]  # as the monitor reads them
+    told = [x.leader for x in leads if not x.half_breath]
     return {**counts, "plv": float(np.nanmean(plv)),
             "above": float(np.mean([above_chance(s) for s in history])),
             "lag": float(np.nanmedian([float(s.lag_s) for s in history])),
-            "lead_a": lead.count("a") / len(lead), "lead_b": lead.count("b") / len(lead)}
+            "lead_a": told.count("a") / len(leads), "lead_b": told.count("b") / len(leads),
+            "lead_unclear": sum(x.half_breath for x in leads) / len(leads)}
 
 
 def epoch_table(session: AlignedSession, onsets: dict[str, list[float]] | None = None
@@ -170,8 +173,10 @@ def build_report(session: AlignedSession, surrogates: int = 200, seed: int = 0) 
                  ["mean phase locking (PLV)", _f(stats["plv"])],
                  ["windows above chance", _f(100 * stats["above"], ".0f", " %")],
                  ["median lag (> 0: A leads)", _f(stats["lag"], ".2f", " s")],
-                 ["A leads / B leads", (f"{_f(100 * stats['lead_a'], '.0f', ' %')} / "
-                                       f"{_f(100 * stats['lead_b'], '.0f', ' %')}")],
+                 ["A leads / B leads / can't tell (half a breath apart)",
+                  (f"{_f(100 * stats['lead_a'], '.0f', ' %')} / "
+                   f"{_f(100 * stats['lead_b'], '.0f', ' %')} / "
+                   f"{_f(100 * stats['lead_unclear'], '.0f', ' %')}")],
                  ["breathing rate A / B (whole session)", (f"{_f(stats['ra'], '.1f')} / "
                                                  f"{_f(stats['rb'], '.1f')} breaths/min")]]),
              "<h2>Traces</h2>", _img(figs["traces"], "breathing traces"),

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..dsp.sync import judged, shown_locking
+from ..dsp.sync import judged, lead, shown_locking
 from ..palette import PERSON_COLOURS, SYNC_COLOUR
 from .aligned import AlignedSession
 
@@ -109,12 +109,16 @@ def draw_figures(session: AlignedSession) -> dict[str, bytes]:
     fig, ax = plt.subplots(figsize=(11, 2.8))
     if len(history):
         lag = np.array([float(s.lag_s) for s in history])
-        leader = np.array([s.leader for s in history])
+        leads = [lead(s) for s in history]  # as the monitor reads them
+        leader = np.array(["?" if x.half_breath else x.leader for x in leads])
         for who, color, text in (("a", COLORS["a"], f"{ids['a']} leads"),
                                  ("b", COLORS["b"], f"{ids['b']} leads"),
+                                 ("?", COLORS["chance"], "can't tell: half a breath apart"),
                                  ("none", COLORS["chance"], "nobody leads")):
             sel = leader == who
-            ax.scatter(ts[sel], lag[sel], s=6, color=color, label=text)
+            hollow = {"facecolors": "none", "edgecolors": color} if who == "?" else {
+                "color": color}
+            ax.scatter(ts[sel], lag[sel], s=10 if who == "?" else 6, label=text, **hollow)
     ax.axhline(0, color="k", lw=0.6)
     ax.set_ylabel("lag (s)\n> 0: A leads")
     ax.set_xlabel("session time (s)")
