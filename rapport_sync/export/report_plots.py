@@ -116,9 +116,11 @@ def draw_figures(session: AlignedSession) -> dict[str, bytes]:
                                  ("?", COLORS["chance"], "can't tell: half a breath apart"),
                                  ("none", COLORS["chance"], "nobody leads")):
             sel = leader == who
-            hollow = {"facecolors": "none", "edgecolors": color} if who == "?" else {
-                "color": color}
-            ax.scatter(ts[sel], lag[sel], s=10 if who == "?" else 6, label=text, **hollow)
+            if who == "?":  # hollow, as the monitor's rings
+                ax.scatter(ts[sel], lag[sel], s=10, facecolors="none", edgecolors=color,
+                           label=text)
+            else:
+                ax.scatter(ts[sel], lag[sel], s=6, color=color, label=text)
     ax.axhline(0, color="k", lw=0.6)
     ax.set_ylabel("lag (s)\n> 0: A leads")
     ax.set_xlabel("session time (s)")
