@@ -61,6 +61,22 @@ def test_synchrony_has_every_window_and_the_pseudonyms_only(csv_dir, gapped_sess
     assert "Ann" not in text and "Ben" not in text
 
 
+def test_synchrony_says_who_leads_as_the_monitor_does(csv_dir, gapped_session):
+    """`leader` is the lag scan's; `lead` is the reading the monitor and the report show:
+    A leads the coupled script by about 0.4 of a breath, so many windows are "unclear"
+    (either could be ahead) where the scan names A, and none names B."""
+    from rapport_sync.dsp.sync import lead
+
+    sync = rows(csv_dir / "synchrony.csv")
+    readings = [lead(s) for s in gapped_session.pipeline.sync_history]
+    assert [r["lead"] for r in sync] == [
+        "unclear" if x.half_breath else x.leader for x in readings]
+    late = [r for r in sync if float(r["time_s"]) > 120]
+    assert {r["lead"] for r in late} <= {"a", "unclear"}
+    assert all(r["leader"] == "a" for r in late if r["lead"] == "unclear")
+    assert sum(r["lead"] == "unclear" for r in sync) > 0
+
+
 @pytest.mark.parametrize("fmt", ["csv", "edf", "bids"])
 def test_an_output_that_cannot_be_written_is_a_store_error(gapped_session, tmp_path, fmt):
     blocker = tmp_path / "a-file"

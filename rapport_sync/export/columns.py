@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..dsp.sync import above_chance, shown_locking
+from ..dsp.sync import above_chance, lead, shown_locking
 
 __all__ = ["ALIGNED_COLUMNS", "SYNC_COLUMNS", "format_table", "json_safe", "sync_rows"]
 
@@ -47,6 +47,9 @@ SYNC_COLUMNS = [
     ("rate_mismatch", "|rate_a - rate_b| / mean rate", "1"),
     ("wcc_r", "windowed lagged cross-correlation of the signals, peak nearest zero lag", "1"),
     ("wcc_lag_s", "lag of that peak (> 0: A leads)", "s"),
+    ("lead", "who leads as the monitor and the report read it: a or b (a judged window "
+             "above chance), unclear (the best lag is about half a breath: either could be "
+             "ahead), or none", "n/a"),
 ]
 
 
@@ -68,6 +71,11 @@ def format_table(values: np.ndarray | Sequence[Sequence[Any]], na: str) -> list[
     return [[_cell(x, na) for x in row] for row in values]
 
 
+def _lead_text(state: Any) -> str:
+    reading = lead(state)
+    return "unclear" if reading.half_breath else reading.leader
+
+
 def sync_rows(session: Any) -> list[list[Any]]:
     """One row per synchrony window, in :data:`SYNC_COLUMNS` order."""
     rows = []
@@ -78,7 +86,7 @@ def sync_rows(session: Any) -> list[list[Any]]:
             s.time_s, s.window_s, s.plv, s.ppc, s.alignment, s.mean_relative_phase_deg,
             float(s.lag_s), s.leader, s.lag_plv, s.chance_plv95, s.chance_lag_plv95, above,
             s.valid_fraction, s.n_breaths, s.rate_a_bpm, s.rate_b_bpm, s.rate_diff_bpm,
-            s.rate_mismatch, s.wcc_r, float(s.wcc_lag_s)])
+            s.rate_mismatch, s.wcc_r, float(s.wcc_lag_s), _lead_text(s)])
     return rows
 
 
