@@ -9,11 +9,21 @@ from functools import lru_cache
 import numpy as np
 from scipy import signal as sps
 
-__all__ = ["BREATH_RATE_LIMITS_HZ", "Ring", "band_sos", "dominant_frequency", "finite_median",
-           "median_of", "wrap", "zero_phase"]
+__all__ = ["BAND_STEP", "BREATH_RATE_LIMITS_HZ", "Ring", "band_sos", "dominant_frequency",
+           "finite_median", "median_of", "on_band_grid", "wrap", "zero_phase"]
 
 BREATH_RATE_LIMITS_HZ = (4.0 / 60.0, 40.0 / 60.0)
 """Adults breathe roughly 4-40 breaths/min; nothing in this band is ever filtered away."""
+BAND_STEP = 2.0 ** (1.0 / 24.0)
+"""Bands centred on a tracked breathing rate move in quarter-tone steps (2.9 %), not with
+every small change of the rate."""
+
+
+def on_band_grid(f_hz: float) -> float:
+    """``f_hz`` rounded to the nearest :data:`BAND_STEP` (NaN stays NaN)."""
+    if not (math.isfinite(f_hz) and f_hz > 0):
+        return f_hz
+    return float(BAND_STEP ** round(math.log(f_hz) / math.log(BAND_STEP)))
 
 
 @lru_cache(maxsize=256)

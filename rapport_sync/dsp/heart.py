@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.interpolate import make_interp_spline
 
-from .filters import band_sos, median_of, zero_phase
+from .filters import band_sos, median_of, on_band_grid, zero_phase
 
 __all__ = ["HeartState", "HeartTracker", "correct_rr", "rsa_amplitude_ms"]
 
@@ -159,12 +159,14 @@ class HeartTracker:
         the same whether the breathing was handed on before or after the beats that
         close the window, as long as it comes before the beats that close the next one
         (a frequency given late for the current window recomputes it). A time at or
-        before the last one given replaces what was said from then on.
+        before the last one given replaces what was said from then on. The frequency is
+        rounded to the live phase band's quarter-tone steps (:data:`~.filters.BAND_STEP`),
+        so the rate's breath-to-breath wobble does not redo a window for a band 2 % away.
         """
         k = bisect.bisect_left(self._rate_t, time_s)
         del self._rate_t[k:], self._rate_hz[k:]
         self._rate_t.append(float(time_s))
-        self._rate_hz.append(float(breath_hz))
+        self._rate_hz.append(on_band_grid(float(breath_hz)))  # small changes: no new band
         # beats that stay away (a strap off) leave no window to forget the old ones: what
         # was said long before the newest is kept only as the frequency then in force
         old = bisect.bisect_right(self._rate_t, time_s - RATE_MEMORY_S) - 1

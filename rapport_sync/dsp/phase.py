@@ -33,7 +33,7 @@ import numpy as np
 from scipy import linalg
 from scipy import signal as sps
 
-from .filters import SosFilter, band_sos, sos_response, wrap
+from .filters import BAND_STEP, SosFilter, band_sos, on_band_grid, sos_response, wrap
 
 __all__ = [
     "FLAT_RUN_S",
@@ -130,7 +130,6 @@ def band_width_for(snr_db: float, current: float | None = None) -> float:
     return round(steps) / WIDTH_STEPS
 
 
-_F0_STEP = 2.0 ** (1.0 / 24.0)  # the band moves in quarter-tone steps, not every second
 
 
 class CausalPhase:
@@ -168,9 +167,8 @@ class CausalPhase:
         if width is not None:
             self.width = float(width)
         if new_width or not (math.isfinite(self._band_f0)
-                             and abs(math.log(f0_hz / self._band_f0)) < math.log(_F0_STEP)):
-            q = round(math.log(f0_hz) / math.log(_F0_STEP))
-            self._band_f0 = float(_F0_STEP ** q)
+                             and abs(math.log(f0_hz / self._band_f0)) < math.log(BAND_STEP)):
+            self._band_f0 = on_band_grid(f0_hz)
             self.sos = live_band_sos(self._band_f0, self.fs, self.width)
             if self._filter is None:
                 self._filter = SosFilter(self.sos)
