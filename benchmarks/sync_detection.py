@@ -35,7 +35,7 @@ import numpy as np
 
 from rapport_sync.analysis import ALPHA, analyze_arrays
 from rapport_sync.dsp import ANALYSIS_RATE_HZ
-from rapport_sync.dsp.breathing import BreathTracker, EventKind, track_breathing
+from rapport_sync.dsp.breathing import BreathTracker, track_breathing
 from rapport_sync.dsp.chance_band import lag_count, rayleigh_p95
 from rapport_sync.dsp.simulate import CouplingScript, PersonParams, simulate_dyad
 from rapport_sync.dsp.sync import DyadTracker, SyncState, judged, lead, sync_series
@@ -127,8 +127,8 @@ def window_rate_errors(seeds: Iterable[int], seconds: float = 600.0
             outs = [tr.update(x.belt[i:i + hop].astype(float))
                     for tr, x in zip(trackers, (rec.a, rec.b))]
             for p, tr in zip("ab", trackers):
-                by_onsets.add_onsets(p, [e.time_s for e in tr.take_events()
-                                         if e.kind == EventKind.INHALE], (i + hop) / FS)
+                for onset, known in tr.take_onsets():
+                    by_onsets.add_onsets(p, [onset], known)
             for dy in (by_onsets, by_phase):
                 dy.update(outs[0].phase, outs[1].phase, outs[0].signal, outs[1].signal)
         span = int(by_onsets.window_s * FS)

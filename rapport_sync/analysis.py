@@ -204,8 +204,7 @@ def _replay_person(x: np.ndarray, fs: float, kind: str, source_rate_hz: float | 
         sig.append(out.signal)
         pha.append(out.phase)
         states.append(tr.state)
-        known = (i + len(out.phase)) / fs
-        onsets += [(e.time_s, known) for e in tr.take_events() if e.kind == EventKind.INHALE]
+        onsets += tr.take_onsets()
     return {"signal": np.concatenate(sig) if sig else np.empty(0),
             "phase": np.concatenate(pha) if pha else np.empty(0),
             "events": list(tr.events), "state": tr.state, "states": states, "onsets": onsets}

@@ -140,8 +140,9 @@ def test_a_batched_replay_gives_the_numbers_of_a_chunk_by_chunk_replay(gapped_se
     assert len(one.sync_history) == len(blocks.sync_history) > 100
     for s1, s2 in zip(one.sync_history, blocks.sync_history):
         assert s1.time_s == s2.time_s and s1.leader == s2.leader
-        assert np.allclose([s1.plv, s1.lag_s, s1.chance_plv95],
-                           [s2.plv, s2.lag_s, s2.chance_plv95], atol=1e-9, equal_nan=True)
+        assert np.allclose([s1.plv, s1.lag_s, s1.chance_plv95, s1.rate_a_bpm, s1.rate_b_bpm],
+                           [s2.plv, s2.lag_s, s2.chance_plv95, s2.rate_a_bpm, s2.rate_b_bpm],
+                           atol=1e-9, equal_nan=True)
 
 
 def test_window_times_are_session_times_when_one_person_connects_late():

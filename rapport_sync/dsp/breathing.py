@@ -134,9 +134,11 @@ class BreathTracker:
         self._phase = CausalPhase(self.fs, 0.25, pre_sos=self._hp_sos)
         self._detector = BreathEventDetector(self.fs, delay_s=_lowpass_delay_s(self._lp_sos, fs))
         self.events: deque[BreathEvent] = deque(maxlen=max_events)
-        self._new_events: list[BreathEvent] = []
-        # (grid s, breaths/min) when the rate moved; bounded in case no one takes them
+        # bounded in case no one takes them: events; (grid s, breaths/min) when the rate
+        # moved; (onset, grid s it was known) of inhalations
+        self._new_events: deque[BreathEvent] = deque(maxlen=1000)
         self._new_rates: deque[tuple[float, float]] = deque(maxlen=1000)
+        self._new_onsets: deque[tuple[float, float]] = deque(maxlen=1000)
         self._raw = Ring(int(64 * fs), self._width)
         # per grid sample: cleaned signal, envelope, phase-path input, raw causal phase,
         # the learned filter's input
@@ -174,7 +176,17 @@ class BreathTracker:
 
     def take_events(self) -> list[BreathEvent]:
         """Events found since the last call (the bounded :attr:`events` keeps them too)."""
-        out, self._new_events = self._new_events, []
+        out = list(self._new_events)
+        self._new_events.clear()
+        return out
+
+    def take_onsets(self) -> list[tuple[float, float]]:
+        """Inhalation onsets found since the last call, as ``(onset_s, known_s)``: grid
+        seconds since the tracker's first sample of the onset, and of the end of the
+        newest sample it was found with (one grid step after it, as a synchrony window's
+        time is the end of its newest sample). The same however the input was chunked."""
+        out = list(self._new_onsets)
+        self._new_onsets.clear()
         return out
 
     def take_rates(self) -> list[tuple[float, float]]:
@@ -357,6 +369,7 @@ class BreathTracker:
             self._new_events.append(ev)
             if ev.kind == EventKind.INHALE:
                 self._n_breaths += 1
+                self._new_onsets.append((ev.time_s, self._n / fs))
         if (self._calib is not None and self._phase_ok
                 and (self._n // self._hop) % self._calib_every == 0):
             self._learn_phase()

@@ -20,7 +20,6 @@ import numpy as np
 
 from ..dsp import ANALYSIS_RATE_HZ
 from ..dsp.breathing import BreathState, BreathTracker
-from ..dsp.events import EventKind
 from ..dsp.heart import HeartState, HeartTracker
 from ..dsp.resample import GRID_MAX_GAP_S, RR_MAX_GAP_S
 from ..dsp.sync import DyadTracker, SyncState
@@ -189,9 +188,8 @@ class PersonChannel:
         out = self.tracker.update(x)
         if self.origin_tick is None:
             self.origin_tick = first
-        known = (first + len(x)) / self.fs
-        self.new_onsets += [(self.origin_tick / self.fs + e.time_s, known)
-                            for e in self.tracker.take_events() if e.kind == EventKind.INHALE]
+        origin = self.origin_tick / self.fs
+        self.new_onsets += [(origin + t, origin + known) for t, known in self.tracker.take_onsets()]
         for known_s, bpm in self.tracker.take_rates():  # live RSA: its band follows the rate
             self.heart.set_breath_hz(self.origin_tick / self.fs + known_s, bpm / 60.0)
         if self.pending_start is None:
