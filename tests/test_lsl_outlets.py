@@ -74,6 +74,13 @@ def test_outlets_publish_what_the_session_measured(session):
         # the coupled script (A leads by 1.5 s) is locked at its best lag
         assert np.median([r[4] for r in late]) > 0.8
         assert np.mean([r[5] == 1.0 for r in late]) > 0.7  # A leads in "coupled"
+        # `lead` is the monitor's reading: A, or nobody where the lag is about half a breath
+        from rapport_sync.dsp.sync import lead
+
+        shown = [lead(s) for s in snap.sync_history if s.time_s > 60]
+        assert [r[8] for r in late] == [
+            0.0 if x.half_breath else {"a": 1.0, "b": -1.0}.get(x.leader, 0.0) for x in shown]
+        assert {r[8] for r in late} <= {0.0, 1.0}
         hr, _ = pull_all(inlets["hr"], len(snap.people["b"].hr_trace))
         assert np.nanmedian(hr) == pytest.approx(74, abs=6)
         markers, _ = pull_all(inlets["markers"], 1)
@@ -110,4 +117,4 @@ def test_demo_with_lsl_publishes_while_it_runs(tmp_path, capsys):
     looker.join()
     assert code == 0 and "session saved" in capsys.readouterr().out
     assert found and found[0].name() == "rapport_sync_synchrony"
-    assert found[0].source_id().endswith("/dyad/sync") and found[0].channel_count() == 8
+    assert found[0].source_id().endswith("/dyad/sync") and found[0].channel_count() == 9

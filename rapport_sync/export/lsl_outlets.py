@@ -14,9 +14,14 @@ name                          type       rate     channels (unit)
 ``rapport_sync_<pid>_hr``     HR         irreg.   hr (bpm), one sample per beat update
 ``rapport_sync_synchrony``    Synchrony  irreg.   plv, chance_plv95, alignment, lag_s (s), lag_plv,
                                                   leader (+1 A, -1 B, 0 none), rate_a_bpm,
-                                                  rate_b_bpm (one sample per window update)
+                                                  rate_b_bpm, lead (one sample per window
+                                                  update)
 ``rapport_sync_markers``      Markers    irreg.   the operator's marker text (string)
 ============================  =========  =======  =================================================
+
+``leader`` is the lag scan's; ``lead`` is who leads as the monitor says it (+1 A, -1 B, 0
+when it names nobody: not locked above chance, or the best lag about half a breath so
+either could be ahead; :func:`~rapport_sync.dsp.sync.lead`).
 
 Each stream's ``desc()`` has ``channels/channel/{label, unit, type}``, ``acquisition/
 {manufacturer, model, participant_id, dyad_role}`` and ``synchronization/{time_base}``.
@@ -32,14 +37,20 @@ from typing import Any
 
 import numpy as np
 
+from ..dsp.sync import lead
 from ..lsl_support import import_pylsl
 
 __all__ = ["SessionOutlets"]
 
 _SYNC_CHANNELS = [("plv", "1"), ("chance_plv95", "1"), ("alignment", "1"), ("lag_s", "s"),
                   ("lag_plv", "1"), ("leader", "1"), ("rate_a_bpm", "bpm"),
-                  ("rate_b_bpm", "bpm")]
+                  ("rate_b_bpm", "bpm"), ("lead", "1")]
 _LEADER = {"a": 1.0, "b": -1.0}
+
+
+def _shown_lead(state: Any) -> float:
+    reading = lead(state)
+    return 0.0 if reading.half_breath else _LEADER.get(reading.leader, 0.0)
 
 
 class SessionOutlets:
@@ -132,7 +143,7 @@ class SessionOutlets:
             times = np.array([s.time_s for s in history])
             new = self._new("sync", times)
             rows = [[s.plv, s.chance_plv95, s.alignment, float(s.lag_s), s.lag_plv,
-                     _LEADER.get(s.leader, 0.0), s.rate_a_bpm, s.rate_b_bpm]
+                     _LEADER.get(s.leader, 0.0), s.rate_a_bpm, s.rate_b_bpm, _shown_lead(s)]
                     for s, fresh in zip(history, new) if fresh]
             if rows:
                 self._push("sync", np.array(rows, dtype=float), times[new])
