@@ -127,8 +127,7 @@ def window_rate_errors(seeds: Iterable[int], seconds: float = 600.0
             outs = [tr.update(x.belt[i:i + hop].astype(float))
                     for tr, x in zip(trackers, (rec.a, rec.b))]
             for p, tr in zip("ab", trackers):
-                for onset, known in tr.take_onsets():
-                    by_onsets.add_onsets(p, [onset], known)
+                by_onsets.add_onsets(p, tr.take_onsets())
             for dy in (by_onsets, by_phase):
                 dy.update(outs[0].phase, outs[1].phase, outs[0].signal, outs[1].signal)
         span = int(by_onsets.window_s * FS)

@@ -349,8 +349,7 @@ def analyze_arrays(time_s: np.ndarray, a_resp: np.ndarray, b_resp: np.ndarray, *
             for p, x, k in (("a", xa, kind_a), ("b", xb, kind_b))}
     dy = DyadTracker(fs, window_s, max_lag_s=max_lag_s, history_len=len(grid))
     for p in ("a", "b"):
-        for onset, known in live[p]["onsets"]:
-            dy.add_onsets(p, [onset], known)
+        dy.add_onsets(p, live[p]["onsets"])
     for i in range(0, len(grid), int(fs)):
         s = slice(i, i + int(fs))
         dy.update(live["a"]["phase"][s], live["b"]["phase"][s], live["a"]["signal"][s],
@@ -371,7 +370,7 @@ def analyze_arrays(time_s: np.ndarray, a_resp: np.ndarray, b_resp: np.ndarray, *
     windows = DyadTracker(fs_dec, window_s, max_lag_s=max_lag_s, update_every_s=5.0,
                           analysis_hz=fs_dec, history_len=len(ra))
     for p in ("a", "b"):  # offline: every onset counts in its windows
-        windows.add_onsets(p, [onset for onset, _ in live[p]["onsets"]], -math.inf)
+        windows.add_onsets(p, [(onset, -math.inf) for onset, _ in live[p]["onsets"]])
     windows.update(ra, rb, sa, sb)
     win = list(windows.history)
     kinds = ("circular_shift", "segment_shuffle", "iaaft") + (("pseudo_dyad",) if pool else ())

@@ -140,7 +140,7 @@ def test_streaming_equals_batch_with_onsets_known_late() -> None:
     known (here 3 s after it), whether given as it comes or all at once."""
     rec = simulate_dyad(200.0, FS, seed=3, script=CouplingScript.constant(1.0, 1.5))
     (oa, events_a, _), (ob, events_b, _) = (track_breathing(x.belt, FS) for x in (rec.a, rec.b))
-    pairs = {p: [(t, t + 3.0) for t, _ in _onsets(events)]
+    pairs = {p: [(e.time_s, e.time_s + 3.0) for e in events if e.kind == EventKind.INHALE]
              for p, events in (("a", events_a), ("b", events_b))}
     batch = sync_series(oa.phase, ob.phase, oa.signal, ob.signal, FS, onsets=pairs)
     dy = DyadTracker(FS)
@@ -151,8 +151,7 @@ def test_streaming_equals_batch_with_onsets_known_late() -> None:
         n = int(rng.integers(1, 60))
         for p, known in pairs.items():
             while given[p] < len(known) and known[given[p]][1] <= (i + n) / FS:
-                t, k = known[given[p]]
-                dy.add_onsets(p, [t], k)
+                dy.add_onsets(p, [known[given[p]]])
                 given[p] += 1
         dy.update(oa.phase[i:i + n], ob.phase[i:i + n], oa.signal[i:i + n], ob.signal[i:i + n])
         i += n
@@ -178,10 +177,6 @@ def test_window_rates_count_breath_holds() -> None:
     assert np.median(advance) > 1.0
     assert np.median(np.abs(onsets)) < 0.5 * np.median(np.abs(advance))
     assert np.percentile(np.abs(errors[("onsets", False)]), 90) < 0.5  # and elsewhere
-
-
-def _onsets(events):  # type: ignore[no-untyped-def]
-    return [(e.time_s, e.kind) for e in events if e.kind == EventKind.INHALE]
 
 
 def test_unequal_lengths_are_refused() -> None:

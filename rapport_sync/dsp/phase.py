@@ -130,8 +130,6 @@ def band_width_for(snr_db: float, current: float | None = None) -> float:
     return round(steps) / WIDTH_STEPS
 
 
-
-
 class CausalPhase:
     """Streaming causal phase of an already drift-free breathing signal.
 

@@ -119,13 +119,19 @@ class Lead:
     half_breath: bool = False
     other_lag_s: float = NAN
 
+    @property
+    def shown(self) -> str:
+        """``"a"`` or ``"b"`` when that person is said to lead, ``"unclear"`` at about half a
+        breath, ``"none"`` otherwise: what the views and exports name."""
+        return "unclear" if self.half_breath else self.leader
+
 
 def lead(state: SyncState | None) -> Lead:
     """Who leads in this window: the lag scan's leader of a window that is judged and
     locked above chance (:func:`judged`, :func:`above_chance`), flagged ``half_breath``
     when the best lag is at least :data:`HALF_BREATH` of the phases' mean breath period
-    (``cycle_s``). The
-    monitor's verdict, its lag plot and the terminal view all read the lead with this.
+    (``cycle_s``). The monitor's verdict, its lag plot, the terminal view, the report and
+    the exports all read the lead with this.
     """
     if state is None:
         return Lead("none", NAN)
@@ -371,16 +377,18 @@ class DyadTracker:
         self._n += n
         return self.state
 
-    def add_onsets(self, person: str, times_s: Iterable[float], known_s: float) -> None:
-        """Inhalation onsets (s, the tracker's time) of ``person`` (``"a"`` or ``"b"``),
-        found by time ``known_s``. Once onsets are given, each window's rates are
+    def add_onsets(self, person: str, onsets: Iterable[tuple[float, float]]) -> None:
+        """Inhalation onsets of ``person`` (``"a"`` or ``"b"``) as ``(onset_s, known_s)``
+        pairs, the tracker's times of the onset and of when it was found
+        (:meth:`~rapport_sync.dsp.breathing.BreathTracker.take_onsets`). Once onsets are
+        given, each window's rates are
         :func:`~rapport_sync.dsp.events.onset_rate_bpm` of the onsets inside it that were
         known at its end (the phase's advance below three): pauses count, as in the
         session's rate."""
         if self._onsets is None:
             self._onsets = (deque(), deque())
         queue = self._onsets["ab".index(person)]
-        queue.extend((float(t), float(known_s)) for t in times_s)
+        queue.extend((float(t), float(known)) for t, known in onsets)
 
     def _window_rates(self, end_s: float) -> tuple[float, float] | None:
         if self._onsets is None:
@@ -424,7 +432,6 @@ def sync_series(phase_a: np.ndarray, phase_b: np.ndarray, signal_a: np.ndarray,
     n = len(phase_a)
     dy = DyadTracker(fs, window_s, history_len=n + 1, **options)  # type: ignore[arg-type]
     for person, pairs in (onsets or {}).items():
-        for t, known in pairs:
-            dy.add_onsets(person, [t], known)
+        dy.add_onsets(person, pairs)
     dy.update(phase_a, phase_b, signal_a, signal_b)
     return list(dy.history)

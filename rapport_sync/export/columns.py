@@ -71,11 +71,6 @@ def format_table(values: np.ndarray | Sequence[Sequence[Any]], na: str) -> list[
     return [[_cell(x, na) for x in row] for row in values]
 
 
-def _lead_text(state: Any) -> str:
-    reading = lead(state)
-    return "unclear" if reading.half_breath else reading.leader
-
-
 def sync_rows(session: Any) -> list[list[Any]]:
     """One row per synchrony window, in :data:`SYNC_COLUMNS` order."""
     rows = []
@@ -86,7 +81,7 @@ def sync_rows(session: Any) -> list[list[Any]]:
             s.time_s, s.window_s, s.plv, s.ppc, s.alignment, s.mean_relative_phase_deg,
             float(s.lag_s), s.leader, s.lag_plv, s.chance_plv95, s.chance_lag_plv95, above,
             s.valid_fraction, s.n_breaths, s.rate_a_bpm, s.rate_b_bpm, s.rate_diff_bpm,
-            s.rate_mismatch, s.wcc_r, float(s.wcc_lag_s), _lead_text(s)])
+            s.rate_mismatch, s.wcc_r, float(s.wcc_lag_s), lead(s).shown])
     return rows
 
 

@@ -48,11 +48,6 @@ _SYNC_CHANNELS = [("plv", "1"), ("chance_plv95", "1"), ("alignment", "1"), ("lag
 _LEADER = {"a": 1.0, "b": -1.0}
 
 
-def _shown_lead(state: Any) -> float:
-    reading = lead(state)
-    return 0.0 if reading.half_breath else _LEADER.get(reading.leader, 0.0)
-
-
 class SessionOutlets:
     """LSL outlets fed from session snapshots.
 
@@ -143,7 +138,8 @@ class SessionOutlets:
             times = np.array([s.time_s for s in history])
             new = self._new("sync", times)
             rows = [[s.plv, s.chance_plv95, s.alignment, float(s.lag_s), s.lag_plv,
-                     _LEADER.get(s.leader, 0.0), s.rate_a_bpm, s.rate_b_bpm, _shown_lead(s)]
+                     _LEADER.get(s.leader, 0.0), s.rate_a_bpm, s.rate_b_bpm,
+                     _LEADER.get(lead(s).shown, 0.0)]
                     for s, fresh in zip(history, new) if fresh]
             if rows:
                 self._push("sync", np.array(rows, dtype=float), times[new])

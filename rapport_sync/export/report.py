@@ -62,13 +62,12 @@ def _window_stats(history: list[Any]) -> dict[str, float]:
         return {**{k: NAN for k in ("plv", "above", "lag", "lead_a", "lead_b", "lead_unclear")},
                 **counts}
     plv = np.array([s.plv for s in history])
-    leads = [lead(s) for s in history]  # as the monitor reads them
-    told = [x.leader for x in leads if not x.half_breath]
+    shown = [lead(s).shown for s in history]  # as the monitor reads them
     return {**counts, "plv": float(np.nanmean(plv)),
             "above": float(np.mean([above_chance(s) for s in history])),
             "lag": float(np.nanmedian([float(s.lag_s) for s in history])),
-            "lead_a": told.count("a") / len(leads), "lead_b": told.count("b") / len(leads),
-            "lead_unclear": sum(x.half_breath for x in leads) / len(leads)}
+            "lead_a": shown.count("a") / len(shown), "lead_b": shown.count("b") / len(shown),
+            "lead_unclear": shown.count("unclear") / len(shown)}
 
 
 def epoch_table(session: AlignedSession, onsets: dict[str, list[float]] | None = None

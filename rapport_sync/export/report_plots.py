@@ -109,14 +109,13 @@ def draw_figures(session: AlignedSession) -> dict[str, bytes]:
     fig, ax = plt.subplots(figsize=(11, 2.8))
     if len(history):
         lag = np.array([float(s.lag_s) for s in history])
-        leads = [lead(s) for s in history]  # as the monitor reads them
-        leader = np.array(["?" if x.half_breath else x.leader for x in leads])
+        leader = np.array([lead(s).shown for s in history])  # as the monitor reads them
         for who, color, text in (("a", COLORS["a"], f"{ids['a']} leads"),
                                  ("b", COLORS["b"], f"{ids['b']} leads"),
-                                 ("?", COLORS["chance"], "can't tell: half a breath apart"),
+                                 ("unclear", COLORS["chance"], "can't tell: half a breath apart"),
                                  ("none", COLORS["chance"], "nobody leads")):
             sel = leader == who
-            if who == "?":  # hollow, as the monitor's rings
+            if who == "unclear":  # hollow, as the monitor's rings
                 ax.scatter(ts[sel], lag[sel], s=10, facecolors="none", edgecolors=color,
                            label=text)
             else:

@@ -388,8 +388,7 @@ class DyadPipeline:
         sb, pb = b.take(start, upto)
         self._dyad_tick = upto
         for p, ch in (("a", a), ("b", b)):
-            for t, known in ch.new_onsets:
-                self.dyad.add_onsets(p, [t], known)
+            self.dyad.add_onsets(p, ch.new_onsets)
             ch.new_onsets.clear()
         before = self.dyad.n_states
         self.dyad.update(pa, pb, sa, sb)
