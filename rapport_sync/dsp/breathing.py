@@ -134,9 +134,8 @@ class BreathTracker:
         self._phase = CausalPhase(self.fs, 0.25, pre_sos=self._hp_sos)
         self._detector = BreathEventDetector(self.fs, delay_s=_lowpass_delay_s(self._lp_sos, fs))
         self.events: deque[BreathEvent] = deque(maxlen=max_events)
-        # bounded in case no one takes them: events; (grid s, breaths/min) when the rate
-        # moved; (onset, grid s it was known) of inhalations
-        self._new_events: deque[BreathEvent] = deque(maxlen=1000)
+        # bounded in case no one takes them: (grid s, breaths/min) when the rate moved;
+        # (onset, grid s it was known) of inhalations
         self._new_rates: deque[tuple[float, float]] = deque(maxlen=1000)
         self._new_onsets: deque[tuple[float, float]] = deque(maxlen=1000)
         self._raw = Ring(int(64 * fs), self._width)
@@ -173,12 +172,6 @@ class BreathTracker:
     @property
     def state(self) -> BreathState:
         return self._state
-
-    def take_events(self) -> list[BreathEvent]:
-        """Events found since the last call (the bounded :attr:`events` keeps them too)."""
-        out = list(self._new_events)
-        self._new_events.clear()
-        return out
 
     def take_onsets(self) -> list[tuple[float, float]]:
         """Inhalation onsets found since the last call, as ``(onset_s, known_s)``: grid
@@ -366,7 +359,6 @@ class BreathTracker:
         new = self._detector.process(clean30[-self._hop:], self._n - self._hop)
         for ev in new:
             self.events.append(ev)
-            self._new_events.append(ev)
             if ev.kind == EventKind.INHALE:
                 self._n_breaths += 1
                 self._new_onsets.append((ev.time_s, self._n / fs))
