@@ -118,25 +118,24 @@ def window_rate_errors(seeds: Iterable[int], seconds: float = 600.0
     given to the dyad tracker as found, as a session does) or ``"phase advance"`` (none
     given)."""
     errors: dict[tuple[str, bool], list[float]] = {}
+    window_s = 60.0
     for seed in seeds:
         rec = simulate_dyad(seconds, FS, seed=seed)
-        trackers = [BreathTracker(FS), BreathTracker(FS)]
-        by_onsets, by_phase = DyadTracker(FS), DyadTracker(FS)
-        hop = int(FS)
-        for i in range(0, len(rec.time_s), hop):
-            outs = [tr.update(x.belt[i:i + hop].astype(float))
-                    for tr, x in zip(trackers, (rec.a, rec.b))]
-            for p, tr in zip("ab", trackers):
-                by_onsets.add_onsets(p, tr.take_onsets())
-            for dy in (by_onsets, by_phase):
-                dy.update(outs[0].phase, outs[1].phase, outs[0].signal, outs[1].signal)
-        span = int(by_onsets.window_s * FS)
-        for how, dy in (("onsets", by_onsets), ("phase advance", by_phase)):
-            for s in dy.history:
+        live = []
+        for x in (rec.a, rec.b):  # the onsets carry when they were found: chunking is moot
+            tr = BreathTracker(FS)
+            live.append((tr.update(x.belt.astype(float)), tr.take_onsets()))
+        (oa, onsets_a), (ob, onsets_b) = live
+        args = (oa.phase, ob.phase, oa.signal, ob.signal, FS, window_s)
+        by_how = {"onsets": sync_series(*args, onsets={"a": onsets_a, "b": onsets_b}),
+                  "phase advance": sync_series(*args)}
+        span = int(window_s * FS)
+        for how, states in by_how.items():
+            for s in states:
                 end = int(round(s.time_s * FS))
                 for x, rate in ((rec.a, s.rate_a_bpm), (rec.b, s.rate_b_bpm)):
                     cycles = np.unwrap(x.cycle_phase[end - span:end])
-                    truth = (cycles[-1] - cycles[0]) / (2 * np.pi) * 60.0 / by_onsets.window_s
+                    truth = (cycles[-1] - cycles[0]) / (2 * np.pi) * 60.0 / window_s
                     errors.setdefault((how, bool(x.paused[end - span:end].any())), []).append(
                         rate - truth)
     return errors
@@ -176,8 +175,8 @@ def live_lead(seeds: int = 6, seconds: float = 420.0) -> None:
             rows.append([cv, lag, len(states), float(np.median(ratio)),
                          f"{np.percentile(ratio, 5):.2f}-{np.percentile(ratio, 95):.2f}",
                          float(np.mean([s.leader == "b" for s in states])),
-                         float(np.mean([r.leader == "a" and not r.half_breath for r in read])),
-                         float(np.mean([r.leader == "b" and not r.half_breath for r in read])),
+                         float(np.mean([r.shown == "a" for r in read])),
+                         float(np.mean([r.shown == "b" for r in read])),
                          float(np.mean([r.half_breath for r in read]))])
     print(f"Who leads, live (B follows A; {seeds} x {seconds:.0f} s per row, locked windows "
           "after 90 s)")

@@ -66,6 +66,7 @@ def test_the_real_recording_plays_at_its_own_speed_twice_as_fast():
     breathes 10-20 times a minute."""
     from benchmarks.common import TRUE_SPEED, real_beats, real_belt
 
+    from rapport_sync.dsp import ANALYSIS_RATE_HZ
     from rapport_sync.dsp.breathing import track_breathing
     from rapport_sync.dsp.events import EventKind, onset_rate_bpm
 
@@ -74,7 +75,7 @@ def test_the_real_recording_plays_at_its_own_speed_twice_as_fast():
         pytest.skip("the real recordings are not here (set RAPPORT_SYNC_DATA)")
     assert 30 < 60 / np.median(np.diff(slow)) < 40
     assert 60 < 60 / np.median(np.diff(fast)) < 80
-    assert len(belt) / 25.0 == pytest.approx(120.0, abs=0.1)
-    _, events, _ = track_breathing(belt, 25.0)
+    assert len(belt) / ANALYSIS_RATE_HZ == pytest.approx(120.0, abs=0.1)
+    _, events, _ = track_breathing(belt, ANALYSIS_RATE_HZ)
     rate = onset_rate_bpm([e.time_s for e in events if e.kind == EventKind.INHALE])
     assert 10 < rate < 20

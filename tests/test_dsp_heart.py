@@ -187,15 +187,18 @@ def test_a_live_breathing_rate_centres_the_band_from_the_time_it_was_known() -> 
 
 
 def test_breathing_rates_given_while_no_beats_come_are_not_hoarded() -> None:
-    """A strap off for a day while the belt breathes on at 15/min: the tracker keeps what
+    """A strap off for a day while the belt breathes on at 6/min: the tracker keeps what
     the next window could need (the rate in force ten minutes back and everything since),
-    not every rate it was ever told; the window after the beats return uses the latest."""
-    t, rr = _beats(seconds=120.0, breath_hz=0.25)
-    tr = HeartTracker()
+    not every rate it was ever told; the window after the beats return uses the latest
+    (at 6/min the fixed band would read about half the swing)."""
+    t, rr = _beats(seconds=120.0, breath_hz=0.1)
+    tr, fixed = HeartTracker(), HeartTracker()
     tr.update(t, rr)
-    for k in range(int(86_400 / 4)):  # one rate a breath
-        tr.set_breath_hz(120.0 + 4.0 * k, 0.25 + 0.001 * (k % 2))
-    assert len(tr._rate_t) <= 600.0 / 4.0 + 2
-    later, rr2 = _beats(seconds=120.0, breath_hz=0.25)
+    for k in range(int(86_400 / 10)):  # one rate a breath
+        tr.set_breath_hz(120.0 + 10.0 * k, 0.1 + 0.001 * (k % 2))
+    assert len(tr._rate_t) <= 600.0 / 10.0 + 2
+    later, rr2 = _beats(seconds=120.0, breath_hz=0.1)
     tr.update(later + 86_500.0, rr2)
+    fixed.update(later + 86_500.0, rr2)
     assert tr.state.rsa_ms == pytest.approx(80.0, rel=0.05)
+    assert fixed.state.rsa_ms < 0.7 * 80.0
