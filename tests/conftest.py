@@ -107,3 +107,15 @@ def gapped_session(tmp_path_factory):
     """Markers at 40 and 100 s and a 10-s link drop of B at 70 s (exports, reports)."""
     from export_sessions import run_gapped_session
     return run_gapped_session(tmp_path_factory.mktemp("gapped") / "gapped.rapport")
+
+
+def break_page(data: bytearray, needle: bytes, session: Path) -> None:
+    """Make the SQLite page of ``session``'s bytes ``data`` that holds ``needle`` (a chunk's
+    payload) unreadable: its b-tree page type (a table leaf, 0x0D) becomes 0xEE."""
+    import sqlite3
+
+    with sqlite3.connect(session) as conn:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    at = bytes(data).index(needle) // page_size * page_size
+    assert data[at] == 0x0D  # a table leaf page
+    data[at] = 0xEE

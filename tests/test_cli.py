@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CLI_ENV as ENV
-from conftest import REPO, cli, small_disk
+from conftest import REPO, break_page, cli, small_disk
 
 COMMANDS = ["demo", "record", "info", "scan", "analyze", "export", "report", "sim-serial"]
 
@@ -129,14 +129,8 @@ def test_a_corrupt_page_of_chunks_loses_only_that_page(sim_session, tmp_path):
     page (its ~60 chunks); the other chunks, events and markers are read."""
     with sqlite3.connect(sim_session.path) as conn:
         payload = conn.execute("SELECT payload FROM chunks WHERE id = 1500").fetchone()[0]
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-
-    def break_page(data: bytearray) -> None:
-        at = bytes(data).index(payload) // page_size * page_size
-        assert data[at] == 0x0D  # a table leaf page
-        data[at] = 0xEE
-
-    path = corrupted_copy(sim_session.path, tmp_path / "page.rapport", break_page)
+    path = corrupted_copy(sim_session.path, tmp_path / "page.rapport",
+                          lambda data: break_page(data, payload, sim_session.path))
     out = cli("info", str(path))
     assert out.returncode == 0 and "Traceback" not in out.stderr
     assert "chunks cannot be read and are left out" in out.stderr

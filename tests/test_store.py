@@ -9,6 +9,7 @@ import stat
 import warnings
 
 import pytest
+from conftest import break_page
 
 from rapport_sync.errors import SessionFileError, StoreError
 from rapport_sync.samples import Chunk, DeviceEvent, DeviceEventKind, PayloadKind
@@ -179,12 +180,8 @@ def test_a_damaged_page_is_stepped_over(tmp_path):
 
     path = tmp_path / "s.rapport"
     make_session(path, n_chunks=3000)
-    with sqlite3.connect(path) as conn:
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
     data = bytearray(path.read_bytes())
-    marker = bytes([200, 0, 255]) * 20  # the payload of chunks 200, 456, ...
-    at = bytes(data).index(marker) // page_size * page_size
-    data[at] = 0xEE  # not a b-tree page type
+    break_page(data, bytes([200, 0, 255]) * 20, path)  # the payload of chunks 200, 456, ...
     path.write_bytes(bytes(data))
     with SessionReader(path) as r, pytest.warns(SessionDamageWarning, match="chunks cannot"):
         times = [c.host_time_ns - 1_000 for c in r.chunks()]
