@@ -22,11 +22,13 @@ from rapport_sync.ui.monitor import CLOSE_QUESTION, MonitorWindow
 SPEED = 20.0
 
 
-def make_window(qtbot, tmp_path, **kwargs):  # type: ignore[no-untyped-def]
+def make_window(qtbot, tmp_path, script="coupled", window_s=60.0,  # type: ignore[no-untyped-def]
+                **kwargs):
     theme.configure_pyqtgraph()
-    spec = SourceSpec.parse("sim:seed=1,script=coupled")
+    spec = SourceSpec.parse(f"sim:seed=1,script={script}")
     session = LiveSession({"a": spec, "b": spec}, tmp_path / "s.rapport",
-                          {"a": "Alex", "b": "Sam"}, clock=MonotonicClock(SPEED))
+                          {"a": "Alex", "b": "Sam"}, clock=MonotonicClock(SPEED),
+                          window_s=window_s)
     window = MonitorWindow(session, title="test", **kwargs)
     # a test that fails while recording must not leave a modal question open at teardown
     qtbot.addWidget(window, before_close_func=lambda w: setattr(w, "ask_before_closing", False))
@@ -319,13 +321,7 @@ def test_the_whole_leader_line_is_shown(qtbot, tmp_path, leader):
 def test_synchrony_plot_says_when_its_first_value_comes(qtbot, tmp_path):
     # the empty plot promised a first value "once half a window is recorded"; it comes
     # once a whole window has been seen (as the headline says), twice as late
-    theme.configure_pyqtgraph()
-    spec = SourceSpec.parse("sim:seed=1,script=together")
-    session = LiveSession({"a": spec, "b": spec}, tmp_path / "s.rapport",
-                          {"a": "Alex", "b": "Sam"}, clock=MonotonicClock(SPEED), window_s=20.0)
-    window = MonitorWindow(session, title="test")
-    qtbot.addWidget(window, before_close_func=lambda w: setattr(w, "ask_before_closing", False))
-    window.show()
+    window = make_window(qtbot, tmp_path, script="together", window_s=20.0)
     window.start_recording()
     qtbot.waitUntil(lambda: window.last is not None, timeout=5_000)
     waiting = window.meter.waiting
